@@ -1,0 +1,3 @@
+from followupd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,336 @@
+"""The command line. The one place where errors become messages and exit codes.
+
+Heavy modules (Jinja2, icalendar, the Google client) are imported inside the
+commands that need them, so `followupd --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from followupd import __version__
+from followupd.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, ConfigError, FollowupdError
+
+log = logging.getLogger("followupd")
+
+EXIT_CODES = """exit codes:
+  0   success
+  1   an error (a message says what and where)
+  2   wrong usage
+  75  a server or the network is down; it will work again later
+  77  credentials were refused: run `followupd auth …`
+  78  the config file or a template is invalid"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="followupd",
+        description="Drafts a thank-you and a check-in after each job interview in your calendar. "
+        "It only ever writes drafts: you read, edit and send them yourself.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (default: $FOLLOWUPD_CONFIG, then ~/.config/followupd/config.toml)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--version", action="version", version=f"followupd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run as a daemon, or one pass with --once")
+    run.add_argument("--once", action="store_true", help="run one pass and exit")
+    run.add_argument("--now", metavar="ISO8601", help="with --once: act as if it were this instant (e.g. 2026-11-25T15:00:00+00:00)")
+
+    status = sub.add_parser("status", help="show interviews, their follow-ups and any problem")
+    status.add_argument("--json", action="store_true", help="a JSON array, one object per (interview, step)")
+
+    sub.add_parser("check", help="validate the config file and the templates")
+    init = sub.add_parser("init", help="write a starter config and the default templates (never overwrites)")
+    init.add_argument("--force-templates", action="store_true", help=argparse.SUPPRESS)
+
+    preview = sub.add_parser("preview", help="print the draft for an interview without touching the mailbox")
+    preview.add_argument("uid", help="the interview's uid (see `followupd status`)")
+    preview.add_argument("--step", help="which step (default: the first)")
+    preview.add_argument("--now", metavar="ISO8601", help="render as if it were this instant")
+
+    skip = sub.add_parser("skip", help="stop following up on one interview")
+    skip.add_argument("uid")
+    skip.add_argument("--undo", action="store_true", help="follow up on it again")
+    skip.add_argument("--now", metavar="ISO8601", help="re-plan as if it were this instant")
+
+    demo = sub.add_parser("demo", help="run the whole pipeline on a sample calendar and a temporary Maildir")
+    demo.add_argument("--keep", metavar="DIR", help="build the demo in DIR and keep it")
+
+    auth = sub.add_parser("auth", help="sign in to Google, or store an IMAP/CalDAV password")
+    auth_sub = auth.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    google = auth_sub.add_parser("google", help="sign in with Google (Calendar and Gmail)")
+    google.add_argument("--client-secrets", metavar="FILE", help="the OAuth client JSON downloaded from Google Cloud")
+    google.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser (for SSH)")
+    google.add_argument("--port", type=int, default=0, help="loopback port for the redirect (default: any free one)")
+    google.add_argument("--import", dest="import_file", metavar="FILE", help="store credentials from an authorized-user JSON instead of signing in")
+    auth_sub.add_parser("imap", help="store the IMAP password in the keyring (after a test login)")
+    auth_sub.add_parser("caldav", help="store the CalDAV password in the keyring (after a test login)")
+    return parser
+
+
+def setup_logging(verbose: bool, debug: bool, default: int) -> None:
+    level = logging.DEBUG if debug or verbose else default
+    # journald stamps every line itself; elsewhere a time helps when reading back.
+    if os.environ.get("JOURNAL_STREAM"):
+        fmt = "%(levelname)s %(message)s"
+    else:
+        fmt = "%(asctime)s %(levelname)s %(message)s"
+    logging.basicConfig(level=level, format=fmt, datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr, force=True)
+    if not debug:
+        for noisy in ("googleapiclient", "google", "urllib3", "caldav", "imapclient", "apscheduler"):
+            logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    setup_logging(args.verbose, args.debug, logging.INFO if args.command in ("run",) else logging.WARNING)
+    try:
+        return _dispatch(args)
+    except FollowupdError as exc:
+        if args.debug:
+            log.exception("error")
+        print(f"followupd: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
+        if args.debug:
+            raise
+        print(
+            f"followupd: unexpected {type(exc).__name__}: {exc}\n"
+            "This is a bug; run again with --debug and report the traceback.",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "demo":
+        from followupd.demo import run_demo
+
+        return run_demo(Path(args.keep) if args.keep else None)
+    if command == "init":
+        return _init(args)
+    from followupd import config as config_module
+
+    path = config_module.find_config(args.config)
+    config = config_module.load(path)
+    if command == "run":
+        return _run(config, args)
+    if command == "status":
+        return _status(config, args)
+    if command == "check":
+        return _check(config)
+    if command == "preview":
+        return _preview(config, args)
+    if command == "skip":
+        return _skip(config, args)
+    if command == "auth":
+        from followupd import auth
+
+        return auth.main(config, args)
+    raise AssertionError(command)
+
+
+def _clock(now: str | None):  # type: ignore[no-untyped-def]
+    from followupd.clock import FixedClock, SystemClock, parse_instant
+
+    if now is None:
+        return SystemClock()
+    try:
+        return FixedClock(parse_instant(now))
+    except ValueError as exc:
+        raise FollowupdError(f"--now: {exc}") from None
+
+
+def _run(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    if args.now and not args.once:
+        raise FollowupdError("--now only works with --once (the daemon follows the real clock)")
+    clock = _clock(args.now)
+    if not args.once:
+        from followupd.daemon import run_daemon
+
+        return run_daemon(config, args.config)
+    from followupd.app import opened
+    from followupd.notify import Notifier
+
+    notify = Notifier(config.notify.command)
+    with opened(config, clock) as (_store, engine):
+        report = engine.run_pass()
+    for notice in report.notices:
+        notify(notice)
+    return report.exit_code
+
+
+def _status(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from followupd import status
+    from followupd.clock import SystemClock
+    from followupd.store import Store
+
+    zone = config.me.timezone
+    if not (config.state_dir / "state.sqlite3").exists():
+        if args.json:
+            print("[]")
+        else:
+            print(f"Nothing tracked yet (no state in {config.state_dir}). Run `followupd run --once`.")
+        return EXIT_OK
+    store = Store.open(config.state_dir, SystemClock().now(), readonly=True)
+    try:
+        if args.json:
+            print(json.dumps(status.rows(store, zone), indent=2, ensure_ascii=False))
+        else:
+            print(status.table(store, zone, SystemClock().now()))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def _check(config) -> int:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from followupd.clock import SystemClock
+    from followupd.compose import Composer, sample_interview
+    from followupd.errors import Problem
+
+    composer = Composer(config.me, config.me.timezone, config.templates_dir)
+    now = SystemClock().now()
+    sample = sample_interview(now)
+    variants = [sample, replace(sample, notes=None, role=None, company=None, contacts=())]
+    problems: list[Problem] = []
+    sources = []
+    for step in config.steps:
+        try:
+            for interview in variants:
+                composer.render(step, interview, now)
+            sources.append(f"{step.name}: {composer.template_source(step.template)}")
+        except ConfigError as exc:
+            problems += [Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line) for p in exc.problems]
+    if problems:
+        raise ConfigError(str(config.path.parent / "templates"), problems)
+    print(f"{config.path}: OK")
+    print(f"  calendar: {config.calendar.label}")
+    print(f"  mailbox:  {config.mailbox.label}")
+    print(f"  state:    {config.state_dir}")
+    for line in sources:
+        print(f"  template {line}")
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from followupd import config as config_module
+
+    path = config_module.find_config(args.config)
+    written, kept = [], []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = resources.files("followupd").joinpath("data/config.example.toml").read_text(encoding="utf-8")
+    if path.exists():
+        kept.append(path)
+    else:
+        path.write_text(example, encoding="utf-8")
+        written.append(path)
+    templates = path.parent / "templates"
+    templates.mkdir(exist_ok=True)
+    for item in resources.files("followupd").joinpath("templates").iterdir():
+        if item.name.endswith(".j2"):
+            target = templates / item.name
+            if target.exists():
+                kept.append(target)
+            else:
+                target.write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
+                written.append(target)
+    for p in written:
+        print(f"wrote {p}")
+    for p in kept:
+        print(f"kept  {p} (already there)")
+    print(f"\nNext: edit {path} ([me], [calendar], [mailbox]), then run `followupd check`.")
+    return EXIT_OK
+
+
+def _find_interview(config, store, uid: str, clock):  # type: ignore[no-untyped-def]
+    record = store.interview(uid) if store is not None else None
+    if record is not None:
+        return record.interview
+    # Not stored yet: read the calendar (read-only) so templates can be tried before a first pass.
+    from followupd.app import secret_store
+    from followupd.calendars import TimeRange, open_calendar
+    from followupd.detect import Detector
+    from followupd.engine import LOOKAHEAD
+
+    now = clock.now()
+    source = open_calendar(config, secret_store(config))
+    try:
+        span = TimeRange(now - config.steps[0].before - LOOKAHEAD, now + LOOKAHEAD)
+        detector = Detector(config.me, config.detect)
+        for event in source.fetch(None, span).events:
+            if event.key == uid:
+                found = detector.detect(event).interview
+                if found is not None:
+                    return found
+    finally:
+        source.close()
+    raise FollowupdError(f"no interview with uid {uid!r}; `followupd status` lists them")
+
+
+def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from followupd.compose import Composer
+    from followupd.store import Store
+
+    clock = _clock(args.now)
+    store = None
+    if (config.state_dir / "state.sqlite3").exists():
+        store = Store.open(config.state_dir, clock.now(), readonly=True)
+    try:
+        interview = _find_interview(config, store, args.uid, clock)
+    finally:
+        if store is not None:
+            store.close()
+    steps = {s.name: s for s in config.steps}
+    step = steps.get(args.step) if args.step else config.steps[0]
+    if step is None:
+        raise FollowupdError(f"no step named {args.step!r}; steps are: {', '.join(steps)}")
+    composer = Composer(config.me, config.me.timezone, config.templates_dir)
+    message = composer.compose(step, interview, clock.now())
+    print(render_for_reading(message))
+    return EXIT_OK
+
+
+def render_for_reading(message) -> str:  # type: ignore[no-untyped-def]
+    """A draft as a person reads it: the main headers, decoded, then the body."""
+    lines = [f"{name}: {message[name]}" for name in ("From", "To", "Subject", "In-Reply-To", "Message-ID") if message[name]]
+    body = message.get_body(("plain",))
+    return "\n".join(lines) + "\n\n" + (body.get_content() if body is not None else "")
+
+
+def _skip(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from followupd.app import opened
+
+    clock = _clock(args.now)
+    with opened(config, clock) as (store, engine):
+        if store.interview(args.uid) is None:
+            raise FollowupdError(f"no interview with uid {args.uid!r}; `followupd status` lists them")
+        store.set_skipped(args.uid, not args.undo, clock.now())
+        engine.replan()
+    print(f"{'following up on' if args.undo else 'skipping'} {args.uid}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

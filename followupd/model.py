@@ -1,0 +1,187 @@
+"""The values that flow through the pipeline. Plain frozen data, no I/O."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class State(enum.StrEnum):
+    PLANNED = "planned"
+    DRAFTING = "drafting"
+    DRAFTED = "drafted"
+    SENT = "sent"
+    DISMISSED = "dismissed"
+    REPLIED = "replied"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+    NEEDS_CONTACT = "needs_contact"
+
+
+# States the planner recomputes on every pass from the interview and the clock.
+DERIVED = frozenset({State.PLANNED, State.CANCELLED, State.NEEDS_CONTACT, State.MISSED})
+# States that record something that happened in the mailbox; only the engine moves them.
+FACTUAL = frozenset(State) - DERIVED
+
+
+class Partstat(enum.StrEnum):
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+    NEEDS_ACTION = "needs-action"
+    DELEGATED = "delegated"
+    UNKNOWN = "unknown"
+
+
+class Cutype(enum.StrEnum):
+    INDIVIDUAL = "individual"
+    GROUP = "group"
+    RESOURCE = "resource"
+    ROOM = "room"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str | None = None
+    partstat: Partstat = Partstat.UNKNOWN
+    cutype: Cutype = Cutype.INDIVIDUAL
+    is_self: bool = False  # the source knows this is the calendar's owner (Google's `self`)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One calendar occurrence, normalised by a CalendarSource. Times are aware UTC."""
+
+    uid: str
+    recurrence_id: datetime | None
+    summary: str
+    description: str
+    start: datetime
+    end: datetime
+    status: str = "confirmed"  # confirmed | tentative | cancelled
+    organizer: Attendee | None = None
+    attendees: tuple[Attendee, ...] = ()
+    location: str = ""
+
+    @property
+    def key(self) -> str:
+        return event_key(self.uid, self.recurrence_id)
+
+
+def event_key(uid: str, recurrence_id: datetime | None) -> str:
+    """The interview id users see: the event UID, plus the occurrence for recurring events."""
+    if recurrence_id is None:
+        return uid
+    return f"{uid}#{recurrence_id.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str
+    name: str | None = None
+
+    @property
+    def first_name(self) -> str | None:
+        if self.name:
+            name = self.name.strip().strip('"')
+            if "," in name:  # "Doe, Jane"
+                name = name.split(",", 1)[1]
+            parts = [p for p in name.split() if p.rstrip(".").lower() not in _HONORIFICS]
+            if parts:
+                return parts[0]
+        local = self.email.split("@", 1)[0]
+        pieces = re.split(r"[._-]", local)
+        # Only "jane.doe" style local parts carry a usable first name; "jdoe" does not.
+        if len(pieces) >= 2 and pieces[0].isalpha() and len(pieces[0]) > 1:
+            return pieces[0].capitalize()
+        return None
+
+    @property
+    def domain(self) -> str:
+        return self.email.rsplit("@", 1)[-1].lower()
+
+
+_HONORIFICS = {"mr", "mrs", "ms", "mx", "dr", "prof"}
+
+
+@dataclass(frozen=True)
+class Interview:
+    uid: str
+    title: str
+    start: datetime
+    end: datetime
+    contacts: tuple[Contact, ...]
+    company: str | None = None
+    role: str | None = None
+    notes: str | None = None
+    cancelled: bool = False
+    event_uid: str = ""
+    recurrence_id: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageInfo:
+    """What the reply and sent detectors need to know about one message.
+
+    `headers` holds decoded header values by lower-case name; `part_types` the full
+    Content-Type of every MIME part (with parameters) when the backend knows them.
+    """
+
+    folder: str  # "inbox" or "sent"
+    message_id: str | None
+    headers: dict[str, tuple[str, ...]]
+    arrived: datetime | None  # delivery time (INTERNALDATE, internalDate, file time)
+    date: datetime | None  # the Date header
+    part_types: tuple[str, ...] = ()
+    key: str = ""  # backend's id for logs
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name.lower(), ())
+        return values[0] if values else ""
+
+    @property
+    def when(self) -> datetime | None:
+        return self.arrived or self.date
+
+
+@dataclass(frozen=True)
+class DraftRef:
+    message_id: str
+    key: str  # backend handle: Maildir file name, IMAP "uidvalidity:uid", Gmail draft id
+    fingerprint: str  # compared to tell an untouched draft from an edited one
+
+
+class DraftState(enum.StrEnum):
+    UNTOUCHED = "untouched"
+    EDITED = "edited"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a message with our deterministic Message-ID was found."""
+
+    folder: str  # "drafts" or "sent"
+    ref: DraftRef | None  # set for drafts
+    arrived: datetime | None = None  # for sent copies
+
+
+@dataclass(frozen=True)
+class ThreadHint:
+    """An existing conversation a draft should join (In-Reply-To, References, Re: subject)."""
+
+    subject: str
+    in_reply_to: str
+    references: tuple[str, ...] = ()
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MailChanges:
+    messages: list[MessageInfo]
+    cursor: str
+    skipped: list[str] = field(default_factory=list)  # one line per unreadable message

@@ -1,0 +1,137 @@
+"""Where passwords and OAuth tokens live: the system keyring, or a 0600 file.
+
+Never in the TOML, never in logs, never in the state database. The file backend
+exists for headless machines (a system service has no desktop keyring); it is
+chosen explicitly with `[secrets] backend = "file"`, never as a silent fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from followupd.errors import AuthError, ConfigError, Problem
+
+SERVICE = "followupd"
+
+
+class SecretStore:
+    def __init__(self, backend: str, state_dir: Path) -> None:
+        self.backend = backend
+        self.file = state_dir / "secrets.json"
+
+    def get(self, kind: str, account: str) -> str | None:
+        """The secret stored for (`kind`, `account`), e.g. ("imap", "ada@example.org")."""
+        if self.backend == "file":
+            return self._read_file().get(f"{kind}:{account}")
+        keyring = self._keyring()
+        try:
+            return keyring.get_password(f"{SERVICE}:{kind}", account)
+        except keyring.errors.KeyringError as exc:
+            raise self._no_keyring(exc) from None
+
+    def set(self, kind: str, account: str, secret: str) -> None:
+        if self.backend == "file":
+            data = self._read_file()
+            data[f"{kind}:{account}"] = secret
+            self._write_file(data)
+            return
+        keyring = self._keyring()
+        try:
+            keyring.set_password(f"{SERVICE}:{kind}", account, secret)
+        except keyring.errors.KeyringError as exc:
+            raise self._no_keyring(exc) from None
+
+    def delete(self, kind: str, account: str) -> None:
+        if self.backend == "file":
+            data = self._read_file()
+            if data.pop(f"{kind}:{account}", None) is not None:
+                self._write_file(data)
+            return
+        keyring = self._keyring()
+        try:
+            keyring.delete_password(f"{SERVICE}:{kind}", account)
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except keyring.errors.KeyringError as exc:
+            raise self._no_keyring(exc) from None
+
+    def where(self) -> str:
+        return str(self.file) if self.backend == "file" else "the system keyring"
+
+    @staticmethod
+    def _keyring():  # type: ignore[no-untyped-def]
+        import keyring
+        import keyring.errors
+
+        return keyring
+
+    @staticmethod
+    def _no_keyring(exc: Exception) -> ConfigError:
+        return ConfigError(
+            "secrets",
+            [
+                Problem(
+                    "secrets.backend",
+                    f"the system keyring is not usable here ({type(exc).__name__}: {exc}). On a machine "
+                    "without a desktop session set backend = \"file\" to keep secrets in a 0600 file "
+                    "in the state directory",
+                )
+            ],
+        )
+
+    def _read_file(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(str(self.file), [Problem("", f"cannot read the secrets file: {exc}")]) from None
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _write_file(self, data: dict[str, str]) -> None:
+        directory = self.file.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".secrets.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.file)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def run_password_command(command: str, where: str, timeout: float = 60) -> str:
+    """Run `password_command` with /bin/sh and return its first output line, without the newline.
+
+    The command's output never appears in an error message; its stderr does, trimmed.
+    """
+    try:
+        result = subprocess.run(
+            ["/bin/sh", "-c", command], capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+        )
+    except (OSError, ValueError) as exc:
+        raise AuthError(f"{where}.password_command could not be run: {exc}", hint=f"fix {where}.password_command") from None
+    except subprocess.TimeoutExpired:
+        raise AuthError(
+            f"{where}.password_command did not finish within {timeout:.0f} s", hint=f"fix {where}.password_command"
+        ) from None
+    if result.returncode != 0:
+        err = result.stderr.decode(errors="replace").strip().splitlines()
+        detail = f": {err[-1][:200]}" if err else ""
+        raise AuthError(
+            f"{where}.password_command exited with status {result.returncode}{detail}",
+            hint=f"fix {where}.password_command",
+        )
+    lines = result.stdout.decode(errors="replace").splitlines()
+    if not lines or not lines[0]:
+        raise AuthError(f"{where}.password_command printed nothing", hint=f"fix {where}.password_command")
+    return lines[0]
