@@ -206,7 +206,11 @@ class IcsCalendar:
 
     @property
     def label(self) -> str:
-        return f"ICS {self.url or self.path}"
+        if self.url:
+            # A private feed's path is a secret (Google's "secret address"): show the host only.
+            scheme, _, rest = self.url.partition("://")
+            return f"ICS feed {scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}/…"
+        return f"ICS {self.path}"
 
 
 @dataclass(frozen=True, kw_only=True)
