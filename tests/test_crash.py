@@ -1,0 +1,94 @@
+"""SIGKILL a pass at random moments and at the dangerous gaps; the next pass must leave
+exactly one draft per due step, nothing stuck in `drafting`, and a store that opens.
+
+FOLLOWUPD_CRASH_KILLS sets the number of kills per backend (default 200; the figures in
+docs/reliability.md come from a larger count run by hand), FOLLOWUPD_CRASH_SEED the seed.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import make_maildir, write_config
+from crash import preload, run_pass, trials
+from followupd import config as config_module
+from followupd.compose import message_id
+from ics import calendar, vevent
+
+KILLS = int(os.environ.get("FOLLOWUPD_CRASH_KILLS", "200"))
+SEED = int(os.environ.get("FOLLOWUPD_CRASH_SEED", "20261125"))
+START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
+DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
+INTERVIEWS = 4
+
+
+def _world_factory(root: Path, mailbox_toml, extra: str = ""):  # type: ignore[no-untyped-def]
+    """`mailbox_toml(n, home)` gives trial n's [mailbox] table."""
+
+    def world(n: int) -> tuple[Path, Path, datetime, list[str]]:
+        home = root / f"trial{n}"
+        home.mkdir(parents=True)
+        uids = [f"t{n}-i{k}@crash.test" for k in range(INTERVIEWS)]
+        events = [vevent(uid, START, START + timedelta(hours=1), organizer=f"Jane <jane{k}@acme.io>")
+                  for k, uid in enumerate(uids)]
+        (home / "calendar.ics").write_text(calendar(*events))
+        config = write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', mailbox_toml(n, home), extra)
+        return config, home / "state", DUE, uids
+
+    return world
+
+
+def _expected(n: int, config: Path) -> list[str]:
+    me = config_module.load(config).me
+    return [message_id(f"t{n}-i{k}@crash.test", "thank-you", me) for k in range(INTERVIEWS)]
+
+
+def _maildir_drafts(root: Path):  # type: ignore[no-untyped-def]
+    parser = email.parser.BytesHeaderParser(policy=email.policy.default)
+
+    def count(n: int, ids: list[str]) -> dict[str, int]:
+        maildir = root / f"trial{n}" / "Mail"
+        wanted = set(ids)
+        counts: dict[str, int] = {}
+        for sub in ("cur", "new"):
+            for path in (maildir / ".Drafts" / sub).iterdir():
+                mid = str(parser.parsebytes(path.read_bytes())["Message-ID"])
+                if mid in wanted:
+                    counts[mid] = counts.get(mid, 0) + 1
+        return counts
+
+    return count
+
+
+def _events_in_a_full_pass(world) -> int:  # type: ignore[no-untyped-def]
+    config, _state, due, _ = world(10_000)
+    killed, events = run_pass(config, due)
+    assert not killed and events > 100
+    return events
+
+
+def test_sigkill_anywhere_on_maildir(tmp_path: Path) -> None:
+    preload("followupd.mailboxes.maildir")
+
+    def mailbox(n: int, home: Path) -> str:
+        return f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"'
+
+    worlds = tmp_path / "worlds"
+    world = _world_factory(worlds, mailbox)
+    tally = trials(
+        seed=SEED,
+        count=KILLS,
+        max_events=_events_in_a_full_pass(world),
+        world=world,
+        drafts_of=_maildir_drafts(worlds),
+        expected_ids=_expected,
+    )
+    print(f"\nmaildir: {tally}")
+    assert tally.failures == []
+    assert tally.kills >= KILLS and tally.gap_kills > KILLS // 10
