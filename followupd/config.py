@@ -12,6 +12,7 @@ import ipaddress
 import os
 import re
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -52,6 +53,13 @@ def parse_duration(value: Any) -> timedelta:
         )
     seconds = sum(int(n) * _UNIT[u] for n, u in _DURATION_PART.findall(text))
     return timedelta(seconds=seconds)
+
+
+def _poll(value: Any) -> timedelta:
+    duration = parse_duration(value)
+    if duration < timedelta(seconds=1):
+        raise ValueError(f"{value!r} is too short; poll at most once a second, e.g. \"5m\"")
+    return duration
 
 
 def _string(value: Any) -> str:
@@ -206,7 +214,10 @@ class IcsCalendar:
 
     @property
     def label(self) -> str:
-        return f"ICS {self.url or self.path}"
+        if self.url:
+            # A feed's URL is its password ("secret address"): logs name the host only.
+            return f"ICS feed on {urllib.parse.urlsplit(self.url).hostname or '?'}"
+        return f"ICS {self.path}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,7 +341,7 @@ class State:
 
 @dataclass(frozen=True, kw_only=True)
 class Daemon:
-    poll: timedelta = _conv(parse_duration, timedelta(minutes=5))
+    poll: timedelta = _conv(_poll, timedelta(minutes=5))
 
 
 @dataclass(frozen=True, kw_only=True)
