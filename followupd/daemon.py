@@ -295,8 +295,8 @@ class Daemon:
         self._request("config reloaded")
 
     def _shutdown(self) -> None:
-        self.systemd.stopping()
         self._stopping.set()
+        self.systemd.stopping()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self._requests.put(None)
