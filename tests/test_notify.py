@@ -26,7 +26,9 @@ def test_command_gets_the_facts_in_its_environment(tmp_path: Path) -> None:
         f"if k.startswith(\"FOLLOWUPD_\")}}))' > {out}"
     )
     Notifier(command)(NOTICE)
-    assert json.loads(out.read_text()) == {
+    seen = json.loads(out.read_text())
+    seen.pop("FOLLOWUPD_REQUIRE_SERVERS", None)  # from the test run's own environment
+    assert seen == {
         "FOLLOWUPD_EVENT": "draft-created",
         "FOLLOWUPD_MESSAGE": NOTICE.message,
         "FOLLOWUPD_UID": "acme-1@example.org",
