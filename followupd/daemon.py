@@ -105,11 +105,17 @@ def check_templates(config: Config, now: datetime) -> None:
     sample = sample_interview(now)
     problems: list[Problem] = []
     for step in config.steps:
-        for interview in (sample, replace(sample, notes=None, role=None, company=None, contacts=())):
+        for interview in (
+            sample,
+            replace(sample, notes=None, role=None, company=None, contacts=()),
+        ):
             try:
                 composer.render(step, interview, now)
             except ConfigError as exc:
-                problems += [Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line) for p in exc.problems]
+                problems += [
+                    Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line)
+                    for p in exc.problems
+                ]
                 break
     if problems:
         raise ConfigError(str(config.templates_dir), problems)
@@ -200,11 +206,18 @@ class Daemon:
         try:
             self._thread.start()
             self.scheduler.add_job(
-                self._request, "interval", seconds=self.config.daemon.poll.total_seconds(), id=SYNC_JOB, args=["poll"]
+                self._request,
+                "interval",
+                seconds=self.config.daemon.poll.total_seconds(),
+                id=SYNC_JOB,
+                args=["poll"],
             )
             log.info(
                 "followupd started: %s → %s, a pass every %s (config %s)",
-                self.config.calendar.label, self.config.mailbox.label, _span(self.config.daemon.poll), self.config.path,
+                self.config.calendar.label,
+                self.config.mailbox.label,
+                _span(self.config.daemon.poll),
+                self.config.path,
             )
             self.scheduler.start()
             self._request("start")
@@ -261,7 +274,10 @@ class Daemon:
         started = self._pass_started
         hung = started is not None and time.monotonic() - started > HUNG
         if hung and not self._hung:
-            log.error("a pass has been running for over %d minutes; letting the watchdog restart followupd", HUNG // 60)
+            log.error(
+                "a pass has run for over %d minutes; the watchdog will restart followupd",
+                HUNG // 60,
+            )
         self._hung = hung
         return self._thread.is_alive() and self.scheduler.running and not hung
 
@@ -274,7 +290,9 @@ class Daemon:
             count = len(exc.problems)
             log.error(
                 "not reloading: %s has %d problem%s; the running config stays in force",
-                exc.source, count, "" if count == 1 else "s",
+                exc.source,
+                count,
+                "" if count == 1 else "s",
             )
             for problem in exc.problems:
                 log.error("  %s", problem)
@@ -309,7 +327,9 @@ class Daemon:
             store = self._store
             if store is not None:
                 store.writing.acquire(timeout=1)
-            log.warning("stopped while a pass was still waiting on a server; the next start picks it up")
+            log.warning(
+                "stopped while a pass was still waiting on a server; the next start picks it up"
+            )
             logging.shutdown()
             os._exit(EXIT_OK)
         if self._claim_fd is not None:
@@ -352,7 +372,7 @@ class Daemon:
                 self._open(config)
             except FollowupdError as exc:
                 if not self.ready.is_set():
-                    raise  # cannot even open the state at start: a clear exit beats a silent retry loop
+                    raise  # no state at start: a clear exit beats a silent retry loop
                 self._failed(str(exc), config)
                 return
         assert self._engine is not None and self._store is not None
@@ -413,7 +433,9 @@ class Daemon:
         self._close()
         self._notifier = Notifier(config.notify.command)
         if config.daemon.poll != old.daemon.poll:
-            self.scheduler.reschedule_job(SYNC_JOB, trigger="interval", seconds=config.daemon.poll.total_seconds())
+            self.scheduler.reschedule_job(
+                SYNC_JOB, trigger="interval", seconds=config.daemon.poll.total_seconds()
+            )
 
     def _failed(self, message: str, config: Config) -> None:
         """A failure outside the engine's own bookkeeping: logged once, retried with backoff."""
@@ -431,7 +453,12 @@ class Daemon:
             return
         log.debug("retrying in %s", _span(delay))
         self.scheduler.add_job(
-            self._request, "date", run_date=self.clock.now() + delay, id=RETRY_JOB, args=["retry"], replace_existing=True
+            self._request,
+            "date",
+            run_date=self.clock.now() + delay,
+            id=RETRY_JOB,
+            args=["retry"],
+            replace_existing=True,
         )
 
     def _reschedule(self, report: PassReport) -> None:
@@ -449,7 +476,12 @@ class Daemon:
             if self._due.get(job_id) != at:
                 step = job_id.rsplit(" ", 1)[1]
                 self.scheduler.add_job(
-                    self._request, "date", run_date=at, id=job_id, args=[f"{step} due"], replace_existing=True
+                    self._request,
+                    "date",
+                    run_date=at,
+                    id=job_id,
+                    args=[f"{step} due"],
+                    replace_existing=True,
                 )
         self._due = wanted
 

@@ -43,14 +43,20 @@ class SystemdNotifier:
         if self.address is None:
             return False
         # A value is one line: systemd would read anything after a newline as a new key.
-        payload = "\n".join(f"{key}={' '.join(str(value).split())}" for key, value in fields.items())
+        payload = "\n".join(
+            f"{key}={' '.join(str(value).split())}" for key, value in fields.items()
+        )
         try:
             if self._socket is None:
-                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                self._socket = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
+                )
             self._socket.sendto(payload.encode("utf-8", "replace"), self.address)
         except OSError as exc:
             if not self._failed:  # once, not on every status update
-                log.warning("cannot notify systemd at %s: %s", _show(self.address), exc.strerror or exc)
+                log.warning(
+                    "cannot notify systemd at %s: %s", _show(self.address), exc.strerror or exc
+                )
                 self._failed = True
             return False
         self._failed = False

@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli, write_config
-from followupd.errors import EXIT_CONFIG, EXIT_ERROR
 from ics import calendar, vevent
+
+from followupd.errors import EXIT_CONFIG, EXIT_ERROR
 
 # Business hours around the clock and a window opening seconds after the interview,
 # so a follow-up's due_at is exactly end + after.
@@ -63,7 +63,9 @@ class DaemonProcess:
             if match:
                 return match
             if self.proc.poll() is not None:
-                raise AssertionError(f"followupd exited {self.proc.returncode} before {pattern!r}:\n{self.text}")
+                raise AssertionError(
+                    f"followupd exited {self.proc.returncode} before {pattern!r}:\n{self.text}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {pattern!r} within {timeout}s:\n{self.text}")
             time.sleep(0.05)
@@ -118,7 +120,9 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     daemon = start(cli, env={"JOURNAL_STREAM": "0:0"})
     daemon.wait_for(r"ready: 1 interview tracked · next draft")
     assert "planned for" in daemon.text
-    assert "draft created" not in daemon.text, "the first pass came after the due time: machine too slow?"
+    assert "draft created" not in daemon.text, (
+        "the first pass came after the due time: machine too slow?"
+    )
 
     # The date job, not a poll (an hour away) or anything we do, drafts it on time.
     daemon.wait_for(r"thank-you draft created for Acme interview, .*, to jane\.doe@acme\.io")
@@ -128,14 +132,21 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     # A broken config on SIGHUP is reported; the running one stays in force.
     cli.config.write_text("[me\nname = ")
     daemon.send(signal.SIGHUP)
-    daemon.wait_for(r"not reloading: .*config\.toml has 1 problem; the running config stays in force")
+    daemon.wait_for(
+        r"not reloading: .*config\.toml has 1 problem; the running config stays in force"
+    )
     assert "not valid TOML" in daemon.text
     assert daemon.proc.poll() is None
 
     # A good one is used at once: the reload runs a pass, which finds a new interview.
     start_globex = end + timedelta(days=2)
-    globex = vevent("globex-1@test", start_globex, start_globex + timedelta(hours=1), "Interview at Globex",
-                    organizer="Tom <tom@globex.example>")
+    globex = vevent(
+        "globex-1@test",
+        start_globex,
+        start_globex + timedelta(hours=1),
+        "Interview at Globex",
+        organizer="Tom <tom@globex.example>",
+    )
     (home / "calendar.ics").write_text(calendar(acme, globex))
     cli.config.write_text(good_config)
     daemon.send(signal.SIGHUP)
@@ -152,7 +163,9 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     db = sqlite3.connect(home / "state" / "state.sqlite3")
     try:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(*) FROM followups WHERE state = 'drafting'").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM followups WHERE state = 'drafting'").fetchone() == (
+            0,
+        )
     finally:
         db.close()
 
@@ -171,7 +184,9 @@ def test_speaks_sd_notify_and_refuses_a_second_daemon(
     home: Path, maildir: Path, start: Callable[..., DaemonProcess]
 ) -> None:
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    (home / "calendar.ics").write_text(calendar(vevent("acme-1@test", end - timedelta(hours=1), end)))
+    (home / "calendar.ics").write_text(
+        calendar(vevent("acme-1@test", end - timedelta(hours=1), end))
+    )
     cli = _cli(home, maildir, SOON.format(after="1d", before="2d"))
     name = f"followupd-test-{time.monotonic_ns()}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -203,7 +218,15 @@ def test_an_unreachable_server_is_logged_once_retried_and_shown(
         port = probe.getsockname()[1]
     secret = "private-8f3a2c"
     calendar_ = f'kind = "ics"\nurl = "http://127.0.0.1:{port}/{secret}/basic.ics"\ntimeout = "2s"'
-    cli = Cli(home, write_config(home, calendar_, f'kind = "maildir"\npath = "{maildir}"', SOON.format(after="1d", before="2d")))
+    cli = Cli(
+        home,
+        write_config(
+            home,
+            calendar_,
+            f'kind = "maildir"\npath = "{maildir}"',
+            SOON.format(after="1d", before="2d"),
+        ),
+    )
 
     daemon = start(cli, "-v")
     daemon.wait_for(r"ready: .*1 problem")
@@ -217,11 +240,15 @@ def test_an_unreachable_server_is_logged_once_retried_and_shown(
     assert secret not in daemon.text and secret not in status
 
 
-def test_a_broken_template_stops_the_start_with_the_config_exit_code(home: Path, maildir: Path) -> None:
+def test_a_broken_template_stops_the_start_with_the_config_exit_code(
+    home: Path, maildir: Path
+) -> None:
     (home / "calendar.ics").write_text(calendar())
     cli = _cli(home, maildir, "")
     (home / "templates").mkdir()
-    (home / "templates" / "thank-you.txt.j2").write_text("Subject: Hi {{ nobody_knows_me }}\n\nBody\n")
+    (home / "templates" / "thank-you.txt.j2").write_text(
+        "Subject: Hi {{ nobody_knows_me }}\n\nBody\n"
+    )
     result = cli("run", check=False, timeout=30)
     assert result.returncode == EXIT_CONFIG
     assert "thank-you.txt.j2" in result.stderr and "nobody_knows_me" in result.stderr

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from conftest import write_config
+from ics import calendar, vevent
+
 from followupd import config as config_module
 from followupd.app import secret_store
 from followupd.calendars import open_calendar
@@ -25,7 +26,6 @@ from followupd.engine import Engine
 from followupd.mailboxes.maildir import MaildirMailbox
 from followupd.sdnotify import SystemdNotifier
 from followupd.store import Store
-from ics import calendar, vevent
 
 WINDOW = """
 [window]
@@ -41,10 +41,14 @@ poll = "1h"
 
 def _config(home: Path, maildir: Path) -> Config:
     calendar_ = f'kind = "ics"\npath = "{home / "calendar.ics"}"'
-    return config_module.load(write_config(home, calendar_, f'kind = "maildir"\npath = "{maildir}"', WINDOW))
+    return config_module.load(
+        write_config(home, calendar_, f'kind = "maildir"\npath = "{maildir}"', WINDOW)
+    )
 
 
-def _engine_with(mailbox_cls: type[MaildirMailbox], opened: list[MaildirMailbox]) -> Callable[[Config, Store, Clock], Engine]:
+def _engine_with(
+    mailbox_cls: type[MaildirMailbox], opened: list[MaildirMailbox]
+) -> Callable[[Config, Store, Clock], Engine]:
     """The real engine and calendar; only the mailbox is our subclass."""
 
     def build(config: Config, store: Store, clock: Clock) -> Engine:
@@ -54,7 +58,9 @@ def _engine_with(mailbox_cls: type[MaildirMailbox], opened: list[MaildirMailbox]
             opened.append(mailbox_cls(config, secrets))
             return opened[-1]
 
-        return Engine(config, store, clock, calendar=lambda: open_calendar(config, secrets), mailbox=mailbox)
+        return Engine(
+            config, store, clock, calendar=lambda: open_calendar(config, secrets), mailbox=mailbox
+        )
 
     return build
 
@@ -102,7 +108,12 @@ def test_a_pushing_mailbox_wakes_a_pass(home: Path, maildir: Path) -> None:
     (home / "calendar.ics").write_text(calendar())
     config = _config(home, maildir)
     opened: list[MaildirMailbox] = []
-    daemon = Daemon(config, engine=_engine_with(PushingMaildir, opened), systemd=SystemdNotifier({}), handle_signals=False)
+    daemon = Daemon(
+        config,
+        engine=_engine_with(PushingMaildir, opened),
+        systemd=SystemdNotifier({}),
+        handle_signals=False,
+    )
     with running(daemon) as result:
         assert daemon.ready.wait(10)
         (mailbox,) = opened
@@ -128,13 +139,17 @@ def test_stop_during_a_draft_ends_at_a_transaction_and_the_next_start_finishes_i
             assert release.wait(10)
             return super().create_draft(message, thread)
 
-    (home / "calendar.ics").write_text(calendar(_interview("acme-1@test", datetime.now(UTC) - timedelta(hours=2))))
+    (home / "calendar.ics").write_text(
+        calendar(_interview("acme-1@test", datetime.now(UTC) - timedelta(hours=2)))
+    )
     config = _config(home, maildir)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "notify"))
     sock.settimeout(10)
     systemd = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "notify")})
-    daemon = Daemon(config, engine=_engine_with(StallingMaildir, []), systemd=systemd, handle_signals=False)
+    daemon = Daemon(
+        config, engine=_engine_with(StallingMaildir, []), systemd=systemd, handle_signals=False
+    )
     try:
         with running(daemon) as result:
             assert entered.wait(10)  # the first pass is writing the draft
@@ -147,7 +162,10 @@ def test_stop_during_a_draft_ends_at_a_transaction_and_the_next_start_finishes_i
     assert "stopped between two transactions" in caplog.text
     # The draft exists; recording it was the next transaction, which did not begin.
     assert len(list((maildir / ".Drafts" / "cur").iterdir())) == 1
-    assert _states(config) == {"acme-1@test thank-you": "drafting", "acme-1@test check-in": "planned"}
+    assert _states(config) == {
+        "acme-1@test thank-you": "drafting",
+        "acme-1@test check-in": "planned",
+    }
 
     # The next start finds it by its Message-ID instead of writing a second one.
     again = Daemon(config, systemd=SystemdNotifier({}), handle_signals=False)

@@ -23,7 +23,7 @@ def test_command_gets_the_facts_in_its_environment(tmp_path: Path) -> None:
     out = tmp_path / "env.json"
     command = (
         "python3 -c 'import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
-        f"if k.startswith(\"FOLLOWUPD_\")}}))' > {out}"
+        f'if k.startswith("FOLLOWUPD_")}}))\' > {out}'
     )
     Notifier(command)(NOTICE)
     seen = json.loads(out.read_text())
@@ -39,7 +39,7 @@ def test_command_gets_the_facts_in_its_environment(tmp_path: Path) -> None:
 def test_the_documented_example_quotes_the_message_safely(tmp_path: Path) -> None:
     # The message comes from a calendar: shell syntax in it must stay text.
     out = tmp_path / "out"
-    hostile = Notice("needs-contact", "`touch pwned`; $(touch pwned) \"quoted\"", "u")
+    hostile = Notice("needs-contact", '`touch pwned`; $(touch pwned) "quoted"', "u")
     Notifier(f"printf '%s' \"$FOLLOWUPD_MESSAGE\" > {out}")(hostile)
     assert out.read_text() == hostile.message
     assert not (Path.cwd() / "pwned").exists()

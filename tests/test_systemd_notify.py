@@ -30,14 +30,22 @@ def listener(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
 
 def test_ready_status_watchdog_stopping(listener: tuple[socket.socket, str]) -> None:
     sock, path = listener
-    env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": str(os.getpid()), "OTHER": "x"}
+    env = {
+        "NOTIFY_SOCKET": path,
+        "WATCHDOG_USEC": "3000000",
+        "WATCHDOG_PID": str(os.getpid()),
+        "OTHER": "x",
+    }
     notifier = SystemdNotifier(env)
     assert notifier.enabled and notifier.watchdog_interval == 1.5
     # Children must not inherit the socket or the watchdog.
     assert env == {"OTHER": "x"}
 
     assert notifier.ready("2 interviews tracked\n· next draft Wed 15:00")
-    assert _fields(sock.recv(4096)) == {"READY": "1", "STATUS": "2 interviews tracked · next draft Wed 15:00"}
+    assert _fields(sock.recv(4096)) == {
+        "READY": "1",
+        "STATUS": "2 interviews tracked · next draft Wed 15:00",
+    }
     assert notifier.watchdog()
     assert _fields(sock.recv(4096)) == {"WATCHDOG": "1"}
     assert notifier.stopping()
@@ -66,7 +74,9 @@ def test_without_systemd_nothing_happens() -> None:
 
 def test_watchdog_meant_for_another_process_is_ignored(listener: tuple[socket.socket, str]) -> None:
     _, path = listener
-    notifier = SystemdNotifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"})
+    notifier = SystemdNotifier(
+        {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"}
+    )
     assert notifier.watchdog_interval is None
 
 

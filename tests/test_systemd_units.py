@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import need
-from followupd.errors import EXIT_CONFIG
+
 from followupd.daemon import STOP_DEADLINE
+from followupd.errors import EXIT_CONFIG
 
 REPO = Path(__file__).resolve().parent.parent
 USER_UNIT = REPO / "systemd/followupd.service"
@@ -88,14 +88,21 @@ def test_user_unit_verifies_without_warnings(tmp_path: Path) -> None:
     # A user manager needs a runtime dir, even offline.
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(runtime)}
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(tmp_path),
+        "XDG_RUNTIME_DIR": str(runtime),
+    }
     _verify(analyze, copy, "--user", env=env)
 
 
 def test_system_unit_exposure_is_at_most_2() -> None:
     analyze = _analyze()
     result = subprocess.run(
-        [analyze, "security", "--offline=true", str(SYSTEM_UNIT)], capture_output=True, text=True, timeout=60
+        [analyze, "security", "--offline=true", str(SYSTEM_UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
@@ -128,7 +135,9 @@ def test_system_unit_runs_as_the_named_user_with_their_files() -> None:
     s = _settings(SYSTEM_UNIT)
     assert s["Service.User"] == ["%i"]
     env = " ".join(s["Service.Environment"])
-    assert "XDG_CONFIG_HOME=/home/%i/.config" in env and "XDG_STATE_HOME=/home/%i/.local/state" in env
+    assert (
+        "XDG_CONFIG_HOME=/home/%i/.config" in env and "XDG_STATE_HOME=/home/%i/.local/state" in env
+    )
     # The home is hidden except what followupd needs: its config (read-only) and its state.
     assert s["Service.ProtectHome"] == ["tmpfs"]
     assert "/home/%i/.config/followupd" in s["Service.BindReadOnlyPaths"]
