@@ -124,8 +124,11 @@ def check_templates(config: Config, now: datetime) -> None:
 def _claim(state_dir: Path) -> int:
     """Hold `daemon.pid` locked while the daemon lives: two daemons on one state would
     do every pass twice (a user unit and a system unit, say)."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(state_dir / "daemon.pid", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(state_dir / "daemon.pid", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise FollowupdError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
