@@ -53,8 +53,9 @@ DUE_JOB = "due "  # + "<uid> <step>"
 STOP_DEADLINE = 8.0
 # The scheduler sleeps on a monotonic clock, which stands still while the machine is
 # suspended: waking it this often makes a job that fell due during a suspend run
-# within a tick of the wake-up instead of after the remaining (monotonic) wait.
-_TICK = 30.0
+# within a tick of the wake-up instead of after the remaining (monotonic) wait. The
+# tick also bounds how late the main thread sees a signal another thread received.
+_TICK = 10.0
 RETRY_FIRST = timedelta(seconds=15)
 # A pass running longer than this is stuck; the watchdog stops so systemd restarts us.
 HUNG = 30 * 60.0
@@ -128,7 +129,9 @@ def _claim(state_dir: Path) -> int:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(state_dir / "daemon.pid", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise FollowupdError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
+        raise FollowupdError(
+            f"cannot use the state directory {state_dir}: {exc.strerror}"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -16,6 +16,7 @@ from collections.abc import MutableMapping
 log = logging.getLogger(__name__)
 
 _VARIABLES = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+SEND_TIMEOUT = 1.0  # seconds
 
 
 class SystemdNotifier:
@@ -51,11 +52,16 @@ class SystemdNotifier:
                 self._socket = socket.socket(
                     socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
                 )
+                # A datagram to a reader that stopped reading blocks once its queue is
+                # full; the main thread sends these and must stay free for signals.
+                self._socket.settimeout(SEND_TIMEOUT)
             self._socket.sendto(payload.encode("utf-8", "replace"), self.address)
         except OSError as exc:
             if not self._failed:  # once, not on every status update
                 log.warning(
-                    "cannot notify systemd at %s: %s", _show(self.address), exc.strerror or exc
+                    "cannot notify systemd at %s: %s",
+                    _show(self.address),
+                    exc.strerror or "timed out",
                 )
                 self._failed = True
             return False

@@ -70,6 +70,13 @@ class DaemonProcess:
                 raise AssertionError(f"no {pattern!r} within {timeout}s:\n{self.text}")
             time.sleep(0.05)
 
+    def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert self.proc.poll() is None, f"followupd exited before {what}:\n{self.text}"
+            assert time.monotonic() < deadline, f"no {what} within {timeout}s:\n{self.text}"
+            time.sleep(0.05)
+
     def send(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
 
@@ -113,7 +120,7 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     (home / "calendar.ics").write_text(calendar(acme))
     notified = home / "notified"
     notify = f'\n[notify]\ncommand = "echo \\"$FOLLOWUPD_EVENT $FOLLOWUPD_UID\\" >> {notified}"\n'
-    cli = _cli(home, maildir, SOON.format(after="4s", before="1h") + notify)
+    cli = _cli(home, maildir, SOON.format(after="5s", before="1h") + notify)
     good_config = cli.config.read_text()
 
     # JOURNAL_STREAM as under systemd (not our stderr, so no priority prefixes either).
@@ -127,6 +134,8 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     # The date job, not a poll (an hour away) or anything we do, drafts it on time.
     daemon.wait_for(r"thank-you draft created for Acme interview, .*, to jane\.doe@acme\.io")
     assert len(_drafts(maildir)) == 1
+    # The [notify] command runs once the pass is over.
+    daemon.wait_until(notified.exists, "the [notify] command")
     assert notified.read_text() == "draft-created acme-1@test\n"
 
     # A broken config on SIGHUP is reported; the running one stays in force.
@@ -193,7 +202,7 @@ def test_speaks_sd_notify_and_refuses_a_second_daemon(
     sock.bind("\0" + name)  # an abstract socket, as systemd's NOTIFY_SOCKET may be
     sock.settimeout(15)
     try:
-        daemon = start(cli, env={"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "400000"})
+        daemon = start(cli, env={"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "2000000"})
         ready = _messages(sock, "READY")[-1]
         assert ready["READY"] == "1"
         assert ready["STATUS"].startswith("1 interview tracked · next draft ")

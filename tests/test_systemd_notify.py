@@ -89,3 +89,15 @@ def test_a_vanished_socket_is_logged_once_and_never_raised(
     warnings = [r for r in caplog.records if "cannot notify systemd" in r.getMessage()]
     assert len(warnings) == 1
     notifier.close()
+
+
+def test_a_reader_that_stopped_reading_cannot_block_us(listener: tuple[socket.socket, str]) -> None:
+    # The main thread sends the watchdog pings; it must stay free to handle signals.
+    _, path = listener
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": path})
+    sent = 0
+    while notifier.watchdog():  # until the reader's queue is full and a send gives up
+        sent += 1
+        assert sent < 100_000
+    assert sent > 0
+    notifier.close()
