@@ -492,7 +492,12 @@ class Daemon:
         self._due = wanted
 
     def _watch(self) -> None:
-        """Let the mailbox wake us on new mail, once per opened mailbox."""
+        """Let the mailbox wake us on new mail, once per opened mailbox.
+
+        Called in the pass thread after each pass; `watch` should start its own thread
+        (IDLE needs a connection of its own) and return quickly. Its stop function is
+        called, in the pass thread, before the mailbox is closed or replaced.
+        """
         mailbox = self._engine.mailbox if self._engine is not None else None
         if mailbox is self._watched:
             return

@@ -261,3 +261,27 @@ def test_a_broken_template_stops_the_start_with_the_config_exit_code(
     result = cli("run", check=False, timeout=30)
     assert result.returncode == EXIT_CONFIG
     assert "thank-you.txt.j2" in result.stderr and "nobody_knows_me" in result.stderr
+
+
+def test_logs_carry_journal_priorities_when_stderr_is_the_journal(home: Path, maildir: Path) -> None:
+    end = datetime(2026, 11, 24, 15, tzinfo=UTC)
+    (home / "calendar.ics").write_text(calendar(vevent("acme-1@test", end - timedelta(hours=1), end)))
+    cli = _cli(home, maildir, "")
+    log = home / "journal"
+    with log.open("w") as stderr:
+        st = Path(log).stat()
+        # systemd names the stream it connected to stderr by device and inode.
+        env = {**cli.env(), "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "run", "--once"]
+        result = subprocess.run(
+            [*argv, "--now", "2026-11-24T15:30:00+00:00"],
+            stderr=stderr,
+            env=env,
+            cwd=home,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 0, log.read_text()
+    lines = log.read_text().splitlines()
+    assert "<6>INFO found interview Acme interview, Tue 24 Nov 14:00 with jane.doe@acme.io" in lines
+    assert all(re.match(r"<[0-7]>[A-Z]+ ", line) for line in lines), lines
