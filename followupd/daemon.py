@@ -496,7 +496,8 @@ class Daemon:
 
         Called in the pass thread after each pass; `watch` should start its own thread
         (IDLE needs a connection of its own) and return quickly. Its stop function is
-        called, in the pass thread, before the mailbox is closed or replaced.
+        called, in the pass thread, before the daemon closes the mailbox, or after the
+        engine dropped a failing one (so it must tolerate a closed mailbox).
         """
         mailbox = self._engine.mailbox if self._engine is not None else None
         if mailbox is self._watched:

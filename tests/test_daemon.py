@@ -263,9 +263,13 @@ def test_a_broken_template_stops_the_start_with_the_config_exit_code(
     assert "thank-you.txt.j2" in result.stderr and "nobody_knows_me" in result.stderr
 
 
-def test_logs_carry_journal_priorities_when_stderr_is_the_journal(home: Path, maildir: Path) -> None:
+def test_logs_carry_journal_priorities_when_stderr_is_the_journal(
+    home: Path, maildir: Path
+) -> None:
     end = datetime(2026, 11, 24, 15, tzinfo=UTC)
-    (home / "calendar.ics").write_text(calendar(vevent("acme-1@test", end - timedelta(hours=1), end)))
+    (home / "calendar.ics").write_text(
+        calendar(vevent("acme-1@test", end - timedelta(hours=1), end))
+    )
     cli = _cli(home, maildir, "")
     log = home / "journal"
     with log.open("w") as stderr:
