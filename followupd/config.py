@@ -12,7 +12,6 @@ import ipaddress
 import os
 import re
 import tomllib
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -215,8 +214,9 @@ class IcsCalendar:
     @property
     def label(self) -> str:
         if self.url:
-            # A feed's URL is its password ("secret address"): logs name the host only.
-            return f"ICS feed on {urllib.parse.urlsplit(self.url).hostname or '?'}"
+            # A private feed's path is a secret (Google's "secret address"): show the host only.
+            scheme, _, rest = self.url.partition("://")
+            return f"ICS feed {scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}/…"
         return f"ICS {self.path}"
 
 

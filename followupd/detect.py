@@ -126,8 +126,19 @@ def _addresses_in(text: str) -> list[tuple[str | None, str]]:
     for name, email in getaddresses(candidates):
         email = email.strip().strip(".").lower()
         if _ADDRESS.match(email) and _person(Attendee(email)):
-            result.append((clean_line(name, 80) or None, email))
+            result.append((_trailing_name(name), email))
     return result
+
+
+def _trailing_name(text: str) -> str | None:
+    """"Call with Sam Smith" → "Sam Smith": free text before an address ends with the name."""
+    words = clean_line(text, 80).split()
+    name: list[str] = []
+    for word in reversed(words):
+        if not word[:1].isupper() or len(name) == 4:
+            break
+        name.insert(0, word)
+    return " ".join(name) or None
 
 
 def _phrases(words: tuple[str, ...]) -> re.Pattern[str] | None:

@@ -57,7 +57,7 @@ def not_a_reply(message: MessageInfo) -> str | None:
     if _AUTO_SUBJECT.search(subject):
         return "an auto-reply subject"
     for part in message.part_types:
-        lowered = part.lower().replace(" ", "")
+        lowered = part.lower().replace(" ", "").replace('"', "")
         if lowered.startswith("text/calendar") and "method=reply" in lowered:
             return "a calendar RSVP (text/calendar; method=REPLY)"
         if lowered.startswith("multipart/report") and "delivery-status" in lowered:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 ME = "ada@example.org"
 
@@ -13,8 +13,8 @@ def stamp(at: datetime) -> str:
 
 def vevent(
     uid: str,
-    start: datetime,
-    end: datetime,
+    start: datetime | date,
+    end: datetime | date,
     summary: str = "Interview: Backend Engineer at Acme",
     *,
     description: str = "",
@@ -29,6 +29,8 @@ def vevent(
     for attendee parameters, e.g. "room@acme.io;CUTYPE=ROOM"."""
 
     def when(name: str, at: datetime) -> str:
+        if not isinstance(at, datetime):
+            return f"{name};VALUE=DATE:{at.strftime('%Y%m%d')}"
         if tzid:
             return f"{name};TZID={tzid}:{at.strftime('%Y%m%dT%H%M%S')}"
         if at.tzinfo is None:

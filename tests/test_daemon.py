@@ -240,10 +240,10 @@ def test_an_unreachable_server_is_logged_once_retried_and_shown(
     daemon = start(cli, "-v")
     daemon.wait_for(r"ready: .*1 problem")
     daemon.wait_for(r"retrying in 15s")
-    assert daemon.text.count("WARNING ICS feed on 127.0.0.1") == 1
+    assert daemon.text.count(f"WARNING ICS feed http://127.0.0.1:{port}/…") == 1
     assert daemon.proc.poll() is None
     status = cli("status").stdout
-    assert "! ICS feed on 127.0.0.1" in status
+    assert f"! ICS feed http://127.0.0.1:{port}/…" in status
     assert daemon.stop() == 0
     # The feed's address is a password: neither the log nor status shows it.
     assert secret not in daemon.text and secret not in status

@@ -1,0 +1,170 @@
+"""Detection, recipients, and what counts as a reply — the rules in DESIGN.md, one by one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from followupd.config import Detect, Me
+from followupd.detect import Detector
+from followupd.mailboxes.parse import message_info
+from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
+from followupd.replies import not_a_reply, reply_to_interview
+from maildir_user import mail
+
+ME = Me(name="Ada Lovelace", email="ada@example.org", aliases=("ada@home.example",), timezone=ZoneInfo("UTC"))
+START = datetime(2026, 11, 4, 14, tzinfo=UTC)
+detector = Detector(ME, Detect())
+
+
+def event(summary: str = "Interview", description: str = "", **kw: object) -> Event:
+    options: dict = {
+        "organizer": Attendee("jane@acme.io", "Jane Doe", Partstat.ACCEPTED),
+        "attendees": (Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),),
+    }
+    options.update(kw)
+    return Event("u1", None, summary, description, START, START + timedelta(hours=1), **options)
+
+
+@pytest.mark.parametrize(
+    ("summary", "found"),
+    [
+        ("Interview with Acme", True),
+        ("INTERVIEW", True),
+        ("Phone   screen: Acme", True),
+        ("On-site at Acme", True),
+        ("Hiring Manager chat", True),
+        ("Interviewing tips", False),
+        ("Mock interview", False),
+        ("Interview prep", False),
+        ("Interview: candidate Bob Smith", False),
+        ("Lunch", False),
+    ],
+)
+def test_keywords_and_excludes_match_whole_words(summary: str, found: bool) -> None:
+    assert (detector.detect(event(summary)).interview is not None) is found
+
+
+def test_keyword_in_description_counts_but_exclude_only_looks_at_the_title() -> None:
+    assert detector.detect(event("Chat with Acme", "technical screen")).interview is not None
+    assert detector.detect(event("Interview with Acme", "bring your mock-ups")).interview is not None
+
+
+def test_recipients_skip_me_rooms_resources_groups_and_decliners() -> None:
+    e = event(
+        attendees=(
+            Attendee("ADA@example.org", "Ada", Partstat.ACCEPTED),
+            Attendee("ada@home.example", "Ada", Partstat.ACCEPTED),
+            Attendee("tom@acme.io", "Tom Baker", Partstat.ACCEPTED),
+            Attendee("room1@acme.io", "Room 1", Partstat.ACCEPTED, Cutype.ROOM),
+            Attendee("projector@acme.io", None, Partstat.ACCEPTED, Cutype.RESOURCE),
+            Attendee("c_123@resource.calendar.google.com", "Room", Partstat.ACCEPTED),
+            Attendee("eng@acme.io", "Engineering", Partstat.ACCEPTED, Cutype.GROUP),
+            Attendee("sam@acme.io", "Sam", Partstat.DECLINED),
+            Attendee("noreply@acme.io", None, Partstat.ACCEPTED),
+        )
+    )
+    interview = detector.detect(e).interview
+    assert interview is not None
+    assert [c.email for c in interview.contacts] == ["jane@acme.io", "tom@acme.io"]
+
+
+def test_google_self_flag_identifies_me_under_another_address() -> None:
+    e = event(attendees=(Attendee("ada.work@corp.example", "Ada", Partstat.DECLINED, is_self=True),))
+    assert detector.detect(e).interview.cancelled  # type: ignore[union-attr]
+
+
+def test_addresses_in_the_description_when_nobody_else_is_invited() -> None:
+    e = event("Phone screen", "Call with Sam Smith <sam@globex.example>, cc ops@globex.example and me ada@example.org",
+              organizer=None, attendees=())
+    interview = detector.detect(e).interview
+    assert interview is not None
+    assert [(c.email, c.name) for c in interview.contacts] == [
+        ("sam@globex.example", "Sam Smith"),
+        ("ops@globex.example", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("summary", "description", "role", "company"),
+    [
+        ("Interview: Backend Engineer at Acme", "", "Backend Engineer", "Acme"),
+        ("Acme — Staff Engineer interview", "", "Staff Engineer", "Acme"),
+        ("Phone screen: Acme", "", None, "Acme"),
+        ("Interview: Data Scientist", "", "Data Scientist", "Acme"),
+        ("Interview with Jane", "", None, "Acme"),
+        ("Interview", "Role: SRE\nCompany: Acme Robotics", "SRE", "Acme Robotics"),
+    ],
+)
+def test_role_and_company(summary: str, description: str, role: str | None, company: str) -> None:
+    interview = detector.detect(event(summary, description)).interview
+    assert interview is not None
+    assert (interview.role, interview.company) == (role, company)
+
+
+def test_notes_are_what_follows_the_notes_line() -> None:
+    interview = detector.detect(event("Interview", "Zoom link\nNotes: their API\n- on-call")).interview
+    assert interview is not None and interview.notes == "their API\n- on-call"
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "first"),
+    [("Jane Doe", "x@y.io", "Jane"), ("Doe, Jane", "x@y.io", "Jane"), ("Dr. Jane Doe", "x@y.io", "Jane"),
+     (None, "jane.doe@y.io", "Jane"), (None, "jdoe@y.io", None)],
+)
+def test_first_names(name: str | None, email: str, first: str | None) -> None:
+    assert Contact(email, name).first_name == first
+
+
+# ---------------------------------------------------------------- replies
+
+INTERVIEW = Interview("u1", "Interview", START, START + timedelta(hours=1),
+                      (Contact("jane@acme.io", "Jane"), Contact("sam@gmail.com", "Sam")))
+
+
+def reply(raw: str, arrived: datetime = START + timedelta(days=1), folder: str = "inbox"):  # type: ignore[no-untyped-def]
+    return message_info(raw.encode(), folder, arrived)
+
+
+@pytest.mark.parametrize(
+    ("raw", "counts"),
+    [
+        (mail(sender="jane@acme.io"), True),
+        (mail(sender="recruiting@acme.io"), True),  # same company domain
+        (mail(sender="ats@mail.acme.io"), True),  # a subdomain of it
+        (mail(sender="sam@gmail.com"), True),  # a contact on free mail
+        (mail(sender="other@gmail.com"), False),  # free mail is not a company
+        (mail(sender="noreply@ats.example", headers="Reply-To: jane@acme.io"), True),
+        (mail(sender="ada@example.org"), False),
+        (mail(sender="jane@acme.io", subject="Automatic reply: Thank you"), False),
+        (mail(sender="jane@acme.io", headers="Auto-Submitted: auto-generated"), False),
+        (mail(sender="jane@acme.io", headers="Auto-Submitted: no"), True),
+        (mail(sender="jane@acme.io", headers="Precedence: junk"), False),
+        (mail(sender="jane@acme.io", subject="Declined: Interview"), False),
+        (mail(sender="postmaster@acme.io"), False),
+        (mail(sender="jane@acme.io",
+              headers="Content-Type: multipart/report; report-type=delivery-status; boundary=x"), False),
+    ],
+)
+def test_what_counts_as_a_reply(raw: str, counts: bool) -> None:
+    assert reply_to_interview(reply(raw), INTERVIEW, ME.addresses) is counts
+
+
+def test_a_reply_must_arrive_after_the_interview_started_and_be_in_the_inbox() -> None:
+    raw = mail(sender="jane@acme.io")
+    assert not reply_to_interview(reply(raw, START - timedelta(minutes=1)), INTERVIEW, ME.addresses)
+    assert not reply_to_interview(reply(raw, folder="sent"), INTERVIEW, ME.addresses)
+    missing_date = message_info(b"From: jane@acme.io\r\n\r\nhi", "inbox", None)
+    assert not reply_to_interview(missing_date, INTERVIEW, ME.addresses)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_parse_without_raising(raw: bytes) -> None:
+    info = message_info(raw, "inbox", START)
+    not_a_reply(info)
+    reply_to_interview(info, INTERVIEW, ME.addresses)
