@@ -79,6 +79,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _JournalFormatter(logging.Formatter):
+    """Prefixes each line with its syslog priority (`<4>` for a warning), which journald
+    reads (SyslogLevelPrefix=), so `journalctl -p warning` finds our warnings."""
+
+    PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = self.PRIORITY.get(record.levelno, 6)
+        # Each line of a multi-line record (a traceback) is its own journal entry.
+        return "\n".join(f"<{priority}>{line}" for line in super().format(record).splitlines())
+
+
+def _stderr_is_journal() -> bool:
+    # systemd sets JOURNAL_STREAM to the device:inode of the stream it connected;
+    # a shell started from a unit inherits the variable but not the stream.
+    try:
+        device, inode = (int(part) for part in os.environ.get("JOURNAL_STREAM", "").split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError, AttributeError):
+        return False
+    return (st.st_dev, st.st_ino) == (device, inode)
+
+
 def setup_logging(verbose: bool, debug: bool, default: int) -> None:
     level = logging.DEBUG if debug or verbose else default
     # journald stamps every line itself; elsewhere a time helps when reading back.
@@ -87,6 +110,8 @@ def setup_logging(verbose: bool, debug: bool, default: int) -> None:
     else:
         fmt = "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=level, format=fmt, datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr, force=True)
+    if _stderr_is_journal():
+        logging.getLogger().handlers[0].setFormatter(_JournalFormatter(fmt))
     if not debug:
         for noisy in ("googleapiclient", "google", "urllib3", "caldav", "imapclient", "apscheduler"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -54,6 +54,13 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _poll(value: Any) -> timedelta:
+    duration = parse_duration(value)
+    if duration < timedelta(seconds=1):
+        raise ValueError(f"{value!r} is too short; poll at most once a second, e.g. \"5m\"")
+    return duration
+
+
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {type(value).__name__} {value!r}")
@@ -334,7 +341,7 @@ class State:
 
 @dataclass(frozen=True, kw_only=True)
 class Daemon:
-    poll: timedelta = _conv(parse_duration, timedelta(minutes=5))
+    poll: timedelta = _conv(_poll, timedelta(minutes=5))
 
 
 @dataclass(frozen=True, kw_only=True)

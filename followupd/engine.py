@@ -105,6 +105,11 @@ class Engine:
         self.schedule = Schedule(config.me.timezone, config.window.business_hours, config.window.weekdays)
         self._warned: set[str] = set()
 
+    @property
+    def mailbox(self) -> Mailbox | None:
+        """The mailbox a pass opened, if it is open; the daemon asks it to push new mail."""
+        return self._mailbox
+
     def close(self) -> None:
         for backend in (self._calendar, self._mailbox):
             if backend is not None:

@@ -1,0 +1,183 @@
+"""The daemon in this process, with the real engine and a Maildir that can push or stall:
+the push seam, stopping in the middle of a draft, the retry backoff."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import write_config
+from ics import calendar, vevent
+
+from followupd import config as config_module
+from followupd.app import secret_store
+from followupd.calendars import open_calendar
+from followupd.clock import Clock
+from followupd.config import Config
+from followupd.daemon import Daemon, backoff
+from followupd.engine import Engine
+from followupd.mailboxes.maildir import MaildirMailbox
+from followupd.sdnotify import SystemdNotifier
+from followupd.store import Store
+
+WINDOW = """
+[window]
+after = "1h"
+before = "1d"
+business_hours = "00:00-24:00"
+weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+[daemon]
+poll = "1h"
+"""
+
+
+def _config(home: Path, maildir: Path) -> Config:
+    calendar_ = f'kind = "ics"\npath = "{home / "calendar.ics"}"'
+    return config_module.load(
+        write_config(home, calendar_, f'kind = "maildir"\npath = "{maildir}"', WINDOW)
+    )
+
+
+def _engine_with(
+    mailbox_cls: type[MaildirMailbox], opened: list[MaildirMailbox]
+) -> Callable[[Config, Store, Clock], Engine]:
+    """The real engine and calendar; only the mailbox is our subclass."""
+
+    def build(config: Config, store: Store, clock: Clock) -> Engine:
+        secrets = secret_store(config)
+
+        def mailbox() -> MaildirMailbox:
+            opened.append(mailbox_cls(config, secrets))
+            return opened[-1]
+
+        return Engine(
+            config, store, clock, calendar=lambda: open_calendar(config, secrets), mailbox=mailbox
+        )
+
+    return build
+
+
+@contextlib.contextmanager
+def running(daemon: Daemon) -> Iterator[dict[str, int]]:
+    result: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: result.update(rc=daemon.run()))
+    thread.start()
+    try:
+        yield result
+    finally:
+        daemon.stop()
+        thread.join(15)
+        assert not thread.is_alive()
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    """Wait (bounded) for the daemon's threads to act."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _states(config: Config) -> dict[str, str]:
+    store = Store.open(config.state_dir, datetime.now(UTC), readonly=True)
+    try:
+        return {f"{f.uid} {f.step}": str(f.state) for f in store.followups()}
+    finally:
+        store.close()
+
+
+def _interview(uid: str, ended: datetime) -> str:
+    return vevent(uid, ended - timedelta(hours=1), ended)
+
+
+def test_a_pushing_mailbox_wakes_a_pass(home: Path, maildir: Path) -> None:
+    class PushingMaildir(MaildirMailbox):
+        def watch(self, wake: Callable[[], None]) -> Callable[[], None]:
+            self.wake = wake
+            self.unwatched = threading.Event()
+            return self.unwatched.set
+
+    (home / "calendar.ics").write_text(calendar())
+    config = _config(home, maildir)
+    opened: list[MaildirMailbox] = []
+    daemon = Daemon(
+        config,
+        engine=_engine_with(PushingMaildir, opened),
+        systemd=SystemdNotifier({}),
+        handle_signals=False,
+    )
+    with running(daemon) as result:
+        assert daemon.ready.wait(10)
+        (mailbox,) = opened
+        assert isinstance(mailbox, PushingMaildir) and callable(mailbox.wake)
+        # Polling is an hour away: only the wake-up can make the next pass happen now.
+        later = datetime.now(UTC) + timedelta(days=1)
+        (home / "calendar.ics").write_text(calendar(_interview("acme-1@test", later)))
+        threading.Thread(target=mailbox.wake).start()  # from any thread, as an IDLE loop would
+        _wait(lambda: "acme-1@test thank-you" in _states(config), "the pass the wake-up asked for")
+    assert result == {"rc": 0}
+    assert mailbox.unwatched.is_set()
+
+
+def test_stop_during_a_draft_ends_at_a_transaction_and_the_next_start_finishes_it(
+    home: Path, maildir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="followupd")
+    entered, release = threading.Event(), threading.Event()
+
+    class StallingMaildir(MaildirMailbox):
+        def create_draft(self, message, thread=None):  # type: ignore[no-untyped-def]
+            entered.set()
+            assert release.wait(10)
+            return super().create_draft(message, thread)
+
+    (home / "calendar.ics").write_text(
+        calendar(_interview("acme-1@test", datetime.now(UTC) - timedelta(hours=2)))
+    )
+    config = _config(home, maildir)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(10)
+    systemd = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "notify")})
+    daemon = Daemon(
+        config, engine=_engine_with(StallingMaildir, []), systemd=systemd, handle_signals=False
+    )
+    try:
+        with running(daemon) as result:
+            assert entered.wait(10)  # the first pass is writing the draft
+            daemon.stop()
+            assert b"STOPPING=1" in sock.recv(4096)
+            release.set()  # the draft is written after the stop was asked for
+    finally:
+        sock.close()
+    assert result == {"rc": 0}
+    assert "stopped between two transactions" in caplog.text
+    # The draft exists; recording it was the next transaction, which did not begin.
+    assert len(list((maildir / ".Drafts" / "cur").iterdir())) == 1
+    assert _states(config) == {
+        "acme-1@test thank-you": "drafting",
+        "acme-1@test check-in": "planned",
+    }
+
+    # The next start finds it by its Message-ID instead of writing a second one.
+    again = Daemon(config, systemd=SystemdNotifier({}), handle_signals=False)
+    with running(again):
+        assert again.ready.wait(10)
+    assert _states(config)["acme-1@test thank-you"] == "drafted"
+    assert len(list((maildir / ".Drafts" / "cur").iterdir())) == 1
+
+
+def test_backoff_doubles_up_to_the_poll_interval() -> None:
+    poll = timedelta(minutes=5)
+    delays = [backoff(n, poll) for n in range(1, 7)]
+    assert delays == [timedelta(seconds=s) for s in (15, 30, 60, 120, 240)] + [None]
+    assert backoff(1, timedelta(seconds=10)) is None  # polling often enough already
+    assert backoff(10_000, poll) is None  # no overflow after a long outage
