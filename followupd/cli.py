@@ -12,11 +12,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 from followupd import __version__
-from followupd.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, ConfigError, FollowupdError
+from followupd.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, FollowupdError
 
 log = logging.getLogger("followupd")
 
@@ -227,27 +226,10 @@ def _status(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
 
 
 def _check(config) -> int:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
     from followupd.clock import SystemClock
-    from followupd.compose import Composer, sample_interview
-    from followupd.errors import Problem
+    from followupd.compose import check_templates
 
-    composer = Composer(config.me, config.me.timezone, config.templates_dir)
-    now = SystemClock().now()
-    sample = sample_interview(now)
-    variants = [sample, replace(sample, notes=None, role=None, company=None, contacts=())]
-    problems: list[Problem] = []
-    sources = []
-    for step in config.steps:
-        try:
-            for interview in variants:
-                composer.render(step, interview, now)
-            sources.append(f"{step.name}: {composer.template_source(step.template)}")
-        except ConfigError as exc:
-            problems += [Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line) for p in exc.problems]
-    if problems:
-        raise ConfigError(str(config.path.parent / "templates"), problems)
+    sources = check_templates(config, SystemClock().now())
     print(f"{config.path}: OK")
     print(f"  calendar: {config.calendar.label}")
     print(f"  mailbox:  {config.mailbox.label}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from followupd.config import Me, ResolvedStep
+from followupd.config import Config, Me, ResolvedStep
 from followupd.errors import ConfigError, Problem
 from followupd.model import Contact, Interview, ThreadHint
 from followupd.text import clean_block, clean_line
@@ -209,6 +209,27 @@ def _line_in(exc: BaseException, filename: str) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def check_templates(config: Config, now: datetime) -> list[str]:
+    """Render every step's template for a sample interview, with and without the
+    optional facts; return "step: template file" lines, or raise ConfigError listing
+    every problem. Used by `followupd check` and by the daemon on start and reload."""
+    composer = Composer(config.me, config.me.timezone, config.templates_dir)
+    sample = sample_interview(now)
+    bare = replace(sample, notes=None, role=None, company=None, contacts=())
+    problems: list[Problem] = []
+    sources: list[str] = []
+    for step in config.steps:
+        try:
+            for interview in (sample, bare):
+                composer.render(step, interview, now)
+            sources.append(f"{step.name}: {composer.template_source(step.template)}")
+        except ConfigError as exc:
+            problems += [Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line) for p in exc.problems]
+    if problems:
+        raise ConfigError(str(config.templates_dir), problems)
+    return sources
 
 
 def sample_interview(now: datetime) -> Interview:

@@ -28,15 +28,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 from followupd.clock import Clock, SystemClock
+from followupd.compose import check_templates
 from followupd.config import Config, load
 from followupd.engine import Engine, PassReport
-from followupd.errors import EXIT_OK, ConfigError, FollowupdError, Problem
+from followupd.errors import EXIT_OK, ConfigError, FollowupdError
 from followupd.mailboxes import Mailbox
 from followupd.model import State
 from followupd.notify import Notifier
@@ -95,31 +95,6 @@ def backoff(failures: int, poll: timedelta) -> timedelta | None:
     does the retrying."""
     delay = RETRY_FIRST * 2 ** min(max(failures - 1, 0), 20)
     return delay if delay < poll else None
-
-
-def check_templates(config: Config, now: datetime) -> None:
-    """Render every step's template against a sample interview, as `followupd check` does,
-    so a broken template stops a start or a reload the way a broken config does."""
-    from followupd.compose import Composer, sample_interview
-
-    composer = Composer(config.me, config.me.timezone, config.templates_dir)
-    sample = sample_interview(now)
-    problems: list[Problem] = []
-    for step in config.steps:
-        for interview in (
-            sample,
-            replace(sample, notes=None, role=None, company=None, contacts=()),
-        ):
-            try:
-                composer.render(step, interview, now)
-            except ConfigError as exc:
-                problems += [
-                    Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line)
-                    for p in exc.problems
-                ]
-                break
-    if problems:
-        raise ConfigError(str(config.templates_dir), problems)
 
 
 def _claim(state_dir: Path) -> int:

@@ -45,9 +45,13 @@ def _hook(kill: Kill | None, counter: list[int]) -> Callable:  # type: ignore[ty
             return
         if kill.event is not None and counter[0] >= kill.event:
             os.kill(os.getpid(), signal.SIGKILL)
-        if kill.after is not None and event == "return" and frame.f_code.co_name == kill.after:
-            if "self" in frame.f_locals and "mailboxes" in frame.f_code.co_filename:
-                os.kill(os.getpid(), signal.SIGKILL)
+        if (
+            kill.after is not None
+            and event == "return"
+            and frame.f_code.co_name == kill.after
+            and "mailboxes" in frame.f_code.co_filename
+        ):
+            os.kill(os.getpid(), signal.SIGKILL)
 
     return profile
 

@@ -13,13 +13,12 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from conftest import make_maildir, write_config
 from crash import preload, run_pass, trials
+from ics import calendar, vevent
+
 from followupd import config as config_module
 from followupd.compose import message_id
-from ics import calendar, vevent
 
 KILLS = int(os.environ.get("FOLLOWUPD_CRASH_KILLS", "200"))
 SEED = int(os.environ.get("FOLLOWUPD_CRASH_SEED", "20261125"))

@@ -25,7 +25,7 @@ def parse_calendar(data: bytes | str, where: str) -> icalendar.Calendar:
     """Parse one iCalendar document; raise ValueError naming `where` if it is not one."""
     try:
         calendar = icalendar.Calendar.from_ical(data)
-    except Exception as exc:  # icalendar raises ValueError and friends on garbage
+    except Exception as exc:  # noqa: BLE001 - icalendar raises ValueError and friends on garbage
         raise ValueError(f"{where} is not an iCalendar file: {exc}") from None
     if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
         raise ValueError(f"{where} is not an iCalendar file (no BEGIN:VCALENDAR)")

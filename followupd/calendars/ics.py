@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING
 
@@ -44,7 +44,7 @@ class IcsSource(CalendarSource):
                 raise BackendError(f"cannot read calendar file {self.settings.path}: {exc.strerror}") from None
         assert self.settings.url is not None
         # The URL of a private feed is itself a secret: show only the host.
-        host = urllib.request.urlparse(self.settings.url).hostname or "?"
+        host = urllib.parse.urlparse(self.settings.url).hostname or "?"
         request = urllib.request.Request(
             self.settings.url, headers={"User-Agent": f"followupd/{__version__}"}
         )
@@ -57,6 +57,6 @@ class IcsSource(CalendarSource):
             raise BackendError(
                 f"calendar server {host} answered HTTP {exc.code} {exc.reason}; check [calendar] url"
             ) from None
-        except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError) as exc:
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise TransientError(f"cannot reach calendar server {host}: {reason}; will retry") from None

@@ -26,7 +26,8 @@ from followupd.mailboxes.parse import FULL_PARSE_LIMIT, header_block, message_in
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 
 if TYPE_CHECKING:
-    from followupd.config import Config, MaildirMailbox as MaildirSettings
+    from followupd.config import Config
+    from followupd.config import MaildirMailbox as MaildirSettings
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)
