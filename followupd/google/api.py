@@ -164,14 +164,18 @@ class GoogleApi:
                     raise Uncertain(f"{label}: {failure}") from None
             if attempt == self.attempts:
                 raise TransientError(f"{label}: {failure}; gave up after {attempt} attempts")
-            if wait is None:
-                # Full jitter keeps many clients from retrying in step.
-                wait = min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-            elif wait > self.max_delay:
+            if wait is not None and wait > self.max_delay:
                 raise TransientError(f"{label}: {failure}; Google asks to wait {wait:.0f} s, trying again next pass")
-            log.debug("%s: %s; retrying in %.1f s (attempt %d of %d)", label, failure, wait, attempt, self.attempts)
-            self.sleep(wait)
+            log.debug("%s: %s; retrying (attempt %d of %d)", label, failure, attempt, self.attempts)
+            self.backoff(attempt, wait)
         raise AssertionError("unreachable")
+
+    def backoff(self, attempt: int, wait: float | None = None) -> None:
+        """Sleep before retry number `attempt`: `wait` when the server named it (Retry-After),
+        else exponential with jitter, so many clients do not retry in step."""
+        if wait is None:
+            wait = min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        self.sleep(wait)
 
     def pages(self, service: str, what: str, make: Callable[[Any, str | None], Any]) -> Any:
         """Yield each page of a list request; `make(client, page_token)` builds one page."""

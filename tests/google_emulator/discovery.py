@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -174,6 +175,12 @@ class Api:
                 raise ApiFailure(400, f"Invalid JSON payload received. Expected a boolean{at}.", "invalid")
 
 
+@functools.cache
+def _apis() -> list[Api]:
+    # Parsed once per test session: the documents never change.
+    return [Api("gmail.v1", "/"), Api("calendar.v3", "/calendar/v3/")]
+
+
 def _convert(name: str, value: str, spec: dict[str, Any]) -> Any:
     kind = spec.get("type")
     if kind == "integer":
@@ -192,7 +199,7 @@ def _convert(name: str, value: str, spec: dict[str, Any]) -> Any:
 
 class Router:
     def __init__(self) -> None:
-        self.apis = [Api("gmail.v1", "/"), Api("calendar.v3", "/calendar/v3/")]
+        self.apis = _apis()
 
     def match(self, http_method: str, path: str) -> tuple[Method, dict[str, str]] | None:
         from urllib.parse import unquote

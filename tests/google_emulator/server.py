@@ -48,6 +48,7 @@ class Fault:
     retry_after: str | None = None
     reason: str | None = None
     delay: float = 0.0
+    after: bool = False  # fail after doing the work (the client cannot tell whether it happened)
 
 
 class Emulator:
@@ -70,7 +71,9 @@ class Emulator:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
         server.emulator = self  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, name="google-emulator", daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="google-emulator", daemon=True
+        ).start()
         self._server = server
         return self
 
@@ -102,9 +105,9 @@ class Emulator:
             self.oauth.revoke()
 
     def fail(self, method: str, status: int, times: int = 1, retry_after: str | None = None,
-             reason: str | None = None) -> None:
+             reason: str | None = None, after: bool = False) -> None:
         with self.lock:
-            self.faults.append(Fault(method, times, status, retry_after, reason))
+            self.faults.append(Fault(method, times, status, retry_after, reason, after=after))
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         with self.lock:
@@ -212,9 +215,8 @@ class Emulator:
                 scopes = self.oauth.scopes_of(headers.get("authorization"))
                 if not scopes_allow(scopes, method.scopes):
                     raise ApiFailure(403, "Request had insufficient authentication scopes.", "insufficientPermissions")
-                if fault is not None and fault.status is not None:
-                    extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                    raise ApiFailure(fault.status, _fault_message(fault.status), fault.reason or "", headers=extra)
+                if fault is not None and fault.status is not None and not fault.after:
+                    raise _injected(fault)
                 params = {**method.api.query(method, query), **path_params}
                 data = method.api.body(method, body)
                 _metadata_rules(scopes, short, params)
@@ -223,6 +225,8 @@ class Emulator:
                     status, answer = self.gmail.handle(short, params, data, self.now())
                 else:
                     status, answer = self.calendar.handle(short, params, self.now())
+                if fault is not None and fault.status is not None:
+                    raise _injected(fault)
         except ApiFailure as failure:
             out = {"Content-Type": "application/json; charset=UTF-8", **failure.headers}
             if failure.code == 401:
@@ -256,6 +260,12 @@ def _metadata_rules(scopes: tuple[str, ...], short: str, params: dict[str, Any])
         raise ApiFailure(403, f"Metadata scope doesn't allow format {params.get('format', 'full').upper()}", "forbidden")
 
 
+def _injected(fault: Fault) -> ApiFailure:
+    assert fault.status is not None
+    extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+    return ApiFailure(fault.status, _fault_message(fault.status), fault.reason or "", headers=extra)
+
+
 def _fault_message(status: int) -> str:
     return {
         429: "Too many concurrent requests for user",
@@ -268,6 +278,7 @@ def _fault_message(status: int) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httplib2 expects
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
