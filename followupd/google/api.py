@@ -78,7 +78,7 @@ class GoogleApi:
         self.max_delay = max_delay
         grant = grants.load(secrets, self.account)
         grants.check_scopes(grant, self.scopes, self.account)
-        self.credentials = grants.credentials(grant, self.scopes)
+        self.credentials = grants.credentials(grant)
         self._local = threading.local()
         self._https: list[Any] = []
         self._lock = threading.Lock()

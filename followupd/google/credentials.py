@@ -118,7 +118,10 @@ def check_scopes(grant: Grant, needed: tuple[str, ...], account: str) -> None:
         raise AuthError(f"the Google sign-in stored for {account} does not allow {names}", hint=HINT)
 
 
-def credentials(grant: Grant, scopes: tuple[str, ...]) -> Credentials:
+def credentials(grant: Grant) -> Credentials:
+    """Credentials that refresh at the grant's own token_uri. No scopes are sent with a
+    refresh: the token gets what was granted, and a missing scope then shows up as a
+    clear "does not allow" on the request that needs it."""
     from google.oauth2.credentials import Credentials
 
     class _Serialised(Credentials):  # type: ignore[misc]
@@ -136,6 +139,5 @@ def credentials(grant: Grant, scopes: tuple[str, ...]) -> Credentials:
         token_uri=grant.token_uri,
         client_id=grant.client_id,
         client_secret=grant.client_secret,
-        scopes=list(scopes) or None,
         expiry=expiry,
     )

@@ -167,9 +167,9 @@ class Emulator:
             self.gmail.remove(self.gmail.drafts.pop(draft_id))
 
     def expire_history(self) -> None:
-        """Every historyId handed out so far becomes too old (history.list answers 404)."""
+        """Every historyId older than the current one becomes too old (history.list answers 404)."""
         with self.lock:
-            self.gmail.history_floor = self.gmail.history_id + 1
+            self.gmail.history_floor = self.gmail.history_id
 
     # ------------------------------------------------------------ backdoor: Calendar
 
