@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -60,3 +61,38 @@ def signed_in(config_path: Path, emulator: Emulator, **api_options: Any) -> tupl
     credentials.save(secrets, ACCOUNT, credentials.Grant.from_info(emulator.grant()))
     api_options.setdefault("sleep", Sleeps())
     return config, GoogleApi(config, secrets, **api_options)
+
+
+def gevent(event_id: str, summary: str, start: datetime, hours: float = 1.0, *, me: str = "accepted",
+           organizer: str = "jane.doe@acme.io", others: tuple[str, ...] = ("jane.doe@acme.io",),
+           description: str = "", **extra: Any) -> dict[str, Any]:
+    """A Google Calendar event resource as events.list returns it: an invitation from
+    `organizer` that the user answered `me` (None: the user's own event, no attendees)."""
+    def stamp(at: datetime) -> dict[str, str]:
+        return {"dateTime": at.isoformat(), "timeZone": "Europe/London"}
+
+    event: dict[str, Any] = {
+        "id": event_id,
+        "summary": summary,
+        "description": description,
+        "start": stamp(start),
+        "end": stamp(start + timedelta(hours=hours)),
+        "created": "2026-10-01T09:00:00.000Z",
+        "updated": "2026-10-01T09:00:00.000Z",
+        "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+        "eventType": "default",
+        "sequence": 0,
+    }
+    if me is None:
+        event["organizer"] = event["creator"] = {"email": ACCOUNT, "self": True}
+    else:
+        event["organizer"] = {"email": organizer, "displayName": "Jane Doe" if organizer.startswith("jane") else None}
+        event["attendees"] = [{"email": ACCOUNT, "self": True, "responseStatus": me}] + [
+            {"email": other, "displayName": "Jane Doe" if other.startswith("jane") else None,
+             "responseStatus": "accepted", **({"organizer": True} if other == organizer else {})}
+            for other in others
+        ]
+        event["attendees"] = [{k: v for k, v in a.items() if v is not None} for a in event["attendees"]]
+        event["organizer"] = {k: v for k, v in event["organizer"].items() if v is not None}
+    event.update(extra)
+    return event
