@@ -1,9 +1,12 @@
 """Gmail through the Gmail API: drafts with `users.drafts`, new mail with `users.history`.
 
 - Drafts carry followupd's deterministic Message-ID in the raw message. A DraftRef's
-  key is the Gmail draft id (stable while the user edits) and its fingerprint the
-  draft's Gmail message id at creation: Gmail gives an edited draft a new message id,
-  so "untouched" means "same message id as when we made it".
+  key is "<draft id>:<thread id>" (both stable while the user edits) and its
+  fingerprint the draft's Gmail message id at creation: Gmail gives an edited draft a
+  new message id, so "untouched" means "same message id as when we made it".
+- A draft that left Drafts was sent if a SENT message appeared in its thread after it
+  was made (Gmail gives the sent copy a new message id, in the same thread), else the
+  user deleted it.
 - New mail comes from `history.list` (messageAdded) from the stored historyId; only
   the new messages' headers are fetched. An idle pass costs one `history.list`.
 - A draft joins the recruiter's existing conversation only when all four of Gmail's
@@ -19,7 +22,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +49,7 @@ LOOKBACK_LIMIT = 300
 # pass reads new mail, writes a draft, or after this many seconds, whichever is first.
 SNAPSHOT_SECONDS = 60.0
 _MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
+CLOCK_SLACK = timedelta(minutes=1)
 
 
 class GmailMailbox(Mailbox):
@@ -104,7 +108,7 @@ class GmailMailbox(Mailbox):
         for draft_id, draft in self._drafts().items():
             gmail_id = draft.get("message", {}).get("id", "")
             if self._draft_header_id(draft_id, gmail_id) == message_id:
-                return DraftRef(message_id, draft_id, gmail_id)
+                return DraftRef(message_id, _key(draft_id, draft.get("message", {}).get("threadId")), gmail_id)
         return None
 
     def locate(self, message_id: str) -> Located | None:
@@ -148,10 +152,10 @@ class GmailMailbox(Mailbox):
         self._forget_snapshot()
         gmail_id = created["message"]["id"]
         self._known[created["id"]] = (gmail_id, message_id)
-        return DraftRef(message_id, created["id"], gmail_id)
+        return DraftRef(message_id, _key(created["id"], created["message"].get("threadId")), gmail_id)
 
     def draft_state(self, ref: DraftRef) -> DraftState:
-        draft = self._drafts().get(ref.key)
+        draft = self._drafts().get(_draft_id(ref))
         if draft is None:
             return DraftState.GONE
         return DraftState.UNTOUCHED if draft.get("message", {}).get("id") == ref.fingerprint else DraftState.EDITED
@@ -159,10 +163,39 @@ class GmailMailbox(Mailbox):
     def delete_draft(self, ref: DraftRef) -> None:
         self._forget_snapshot()
         try:
-            self._call("drafts.delete", lambda c: c.users().drafts().delete(userId="me", id=ref.key))
+            self._call("drafts.delete", lambda c: c.users().drafts().delete(userId="me", id=_draft_id(ref)))
         except ApiError as exc:
             if exc.status != 404:
                 raise
+
+    def was_sent(self, ref: DraftRef, drafted_at: datetime) -> datetime | bool | None:
+        thread_id = ref.key.partition(":")[2]
+        if not thread_id:
+            return None
+        try:
+            thread = self._call(
+                "threads.get",
+                lambda c: c.users().threads().get(
+                    userId="me", id=thread_id, format="metadata", metadataHeaders=["Message-ID"]
+                ),
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return False  # the thread held only the draft, and it is gone
+            raise
+        # A little slack: drafted_at is this machine's clock, internalDate Google's.
+        since = drafted_at - CLOCK_SLACK
+        sent = [
+            m for m in thread.get("messages", [])
+            if "SENT" in m.get("labelIds", []) and (_arrived(m) or since) >= since
+        ]
+        for message in sent:
+            if _header(message, "Message-ID").strip() == ref.message_id:
+                return _arrived(message) or True
+        # Gmail may give the sent copy its own Message-ID; one of our *other* drafts,
+        # sent into the same thread, is not this one.
+        others = [m for m in sent if not _header(m, "Message-ID").strip().startswith("<followupd.")]
+        return (_arrived(others[0]) or True) if others else False
 
     # ------------------------------------------------------------ new mail
 
@@ -273,6 +306,14 @@ class GmailMailbox(Mailbox):
             references=references,
             thread_id=message.get("threadId"),
         )
+
+
+def _key(draft_id: str, thread_id: str | None) -> str:
+    return f"{draft_id}:{thread_id}" if thread_id else draft_id
+
+
+def _draft_id(ref: DraftRef) -> str:
+    return ref.key.partition(":")[0]
 
 
 def _header(message: dict[str, Any], name: str) -> str:
