@@ -132,8 +132,9 @@ class GoogleApi:
         from googleapiclient.errors import HttpError
         from httplib2 import HttpLib2Error
 
-        label = f"{SERVICES[service][2]} {what}"
+        # The engine prefixes the backend's label ("Gmail: …"), so messages start with the request.
         host = self.host(service)
+        label = f"{what} at {host}"
         for attempt in range(1, self.attempts + 1):
             wait: float | None = None
             try:
@@ -142,21 +143,26 @@ class GoogleApi:
                 status = int(exc.resp.status)  # compare as integers, never as strings
                 reason, message = _error_details(exc)
                 if status == 401:
-                    raise AuthError(f"{label}: Google refused the credentials ({message})", hint=HINT) from None
+                    raise AuthError(
+                        f"Google refused the access token for {self.account} ({message})", hint=HINT
+                    ) from None
                 if status == 403 and reason in SCOPE_REASONS:
                     raise AuthError(
-                        f"{label}: the Google sign-in does not allow this request ({message})", hint=HINT
+                        f"the Google sign-in for {self.account} does not allow {what} ({message})", hint=HINT
                     ) from None
                 if not (status in RETRY_STATUSES or (status == 403 and reason in RATE_LIMIT_REASONS)):
-                    raise ApiError(f"{label} at {host} failed: HTTP {status} {message}", status, reason) from None
+                    raise ApiError(f"{label} failed: HTTP {status} {message}", status, reason) from None
                 failure = f"HTTP {status} {message}"
                 if not idempotent and status >= 500:
-                    raise Uncertain(f"{label} at {host}: {failure}") from None
+                    raise Uncertain(f"{label}: {failure}") from None
                 wait = _retry_after(exc.resp.get("retry-after"))
             except RefreshError as exc:
                 detail = _refresh_detail(exc)
                 if not getattr(exc, "retryable", False):
-                    raise AuthError(f"{label}: Google refused the stored sign-in ({detail})", hint=HINT) from None
+                    raise AuthError(
+                        f"Google refused the sign-in for {self.account}: it was revoked or has expired ({detail})",
+                        hint=HINT,
+                    ) from None
                 failure = f"the sign-in could not be refreshed ({detail})"
             except (TransportError, HttpLib2Error, http.client.HTTPException, OSError) as exc:
                 failure = f"no answer from {host} ({_describe(exc)})"
