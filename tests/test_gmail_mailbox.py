@@ -309,3 +309,37 @@ def test_missing_scope_is_an_auth_error(tmp_path: Path, emulator: Emulator) -> N
     mailbox = GmailMailbox(config, secrets, api=GoogleApi(config, secrets, sleep=lambda s: None))
     with pytest.raises(AuthError, match="insufficient|does not allow"):
         mailbox.changes(None, T0)
+
+
+def test_was_sent_looks_for_a_sent_message_in_the_drafts_thread(emulator: Emulator, gmail: GmailMailbox) -> None:  # noqa: F811
+    from dataclasses import replace
+
+    emulator.deliver(raw_mail(sender="Ada <ada@example.org>", to=RECRUITER, subject="Interview invitation",
+                              message_id="<cv@example.org>"), T0 - timedelta(days=3), folder="sent")
+    hint = gmail.conversation(["jane.doe@acme.io"], INTERVIEW)
+    assert hint is not None
+
+    def threaded(n: int) -> object:
+        message = draft(n)
+        message.replace_header("Subject", "Re: Interview invitation")
+        message["In-Reply-To"] = hint.in_reply_to
+        message["References"] = hint.in_reply_to
+        return message
+
+    alone = gmail.create_draft(draft(1))
+    deleted = gmail.create_draft(draft(2))
+    joined_sent = gmail.create_draft(threaded(3), hint)  # type: ignore[arg-type]
+    joined_deleted = gmail.create_draft(threaded(4), hint)  # type: ignore[arg-type]
+    assert joined_sent.key.split(":")[1] == hint.thread_id == joined_deleted.key.split(":")[1]
+    emulator.send_draft(alone.message_id, T0 + timedelta(hours=1), rewrite_message_id=True)
+    emulator.delete_draft(deleted.message_id)
+    emulator.send_draft(joined_sent.message_id, T0 + timedelta(hours=2))
+    emulator.delete_draft(joined_deleted.message_id)
+    emulator.reset_counts()
+    assert gmail.was_sent(alone, T0) == T0 + timedelta(hours=1)
+    assert gmail.was_sent(deleted, T0) is False
+    assert gmail.was_sent(joined_sent, T0) == T0 + timedelta(hours=2)
+    # the thread holds my older mail and another of our drafts, sent: neither is this one
+    assert gmail.was_sent(joined_deleted, T0) is False
+    assert dict(emulator.requests) == {"threads.get": 4}
+    assert gmail.was_sent(replace(alone, key=alone.key.split(":")[0]), T0) is None  # thread unknown

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import socket
 from datetime import UTC
 from pathlib import Path
@@ -100,6 +101,9 @@ def _sign_in(args: argparse.Namespace, scopes: tuple[str, ...]) -> Grant:
             f"{path}: not an OAuth client file for a desktop app ({exc}); download it from "
             "Google Cloud console → APIs & Services → Credentials"
         ) from None
+    # With granular consent a user may untick a permission; let oauthlib accept the
+    # narrower grant so we can say which permission is missing (it raises otherwise).
+    os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
     port = args.port or (_free_port() if args.no_browser else 0)
     if args.no_browser:
         prompt = (

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit
 
 from .discovery import ApiFailure
 
@@ -82,9 +82,12 @@ class OAuth:
 
     # ------------------------------------------------------------ endpoints
 
-    def token_endpoint(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def token_endpoint(self, form: dict[str, str], authorization: str | None = None) -> tuple[int, dict[str, Any]]:
+        if authorization and authorization.startswith("Basic "):  # client credentials by HTTP Basic
+            user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
+            form = {**form, "client_id": unquote_plus(user), "client_secret": unquote_plus(password)}
         client_id = form.get("client_id", "")
-        if self.clients.get(client_id) != form.get("client_secret"):
+        if client_id not in self.clients or self.clients[client_id] != form.get("client_secret"):
             return 401, {"error": "invalid_client", "error_description": "Unauthorized"}
         kind = form.get("grant_type")
         if kind == "refresh_token":

@@ -194,7 +194,7 @@ class Emulator:
             with self.lock:
                 self.requests["oauth.token"] += 1
                 form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
-                status, answer = self.oauth.token_endpoint(form)
+                status, answer = self.oauth.token_endpoint(form, headers.get("authorization"))
             return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
         if parts.path == "/o/oauth2/auth" and verb == "GET":
             with self.lock:
