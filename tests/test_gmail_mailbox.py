@@ -343,3 +343,13 @@ def test_was_sent_looks_for_a_sent_message_in_the_drafts_thread(emulator: Emulat
     assert gmail.was_sent(joined_deleted, T0) is False
     assert dict(emulator.requests) == {"threads.get": 4}
     assert gmail.was_sent(replace(alone, key=alone.key.split(":")[0]), T0) is None  # thread unknown
+
+
+def test_there_is_no_code_path_that_sends() -> None:
+    from pathlib import Path
+
+    import followupd
+
+    root = Path(followupd.__file__).parent
+    for path in [root / "mailboxes" / "gmail.py", *(root / "google").glob("*.py")]:
+        assert ".send(" not in path.read_text(), path
