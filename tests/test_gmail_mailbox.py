@@ -7,15 +7,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from followupd.mailboxes.gmail import GmailMailbox
 from google_emulator import Emulator
 from google_emulator.fixtures import emulator, google_config, signed_in  # noqa: F401 - fixture
-from mailbox_contract import MailboxContract, T0, draft, raw_mail
+from mailbox_contract import T0, MailboxContract, draft, raw_mail
+
+from followupd.mailboxes.gmail import GmailMailbox
 
 
 class GmailHarness:
-    def __init__(self, emulator: Emulator, mailbox: GmailMailbox) -> None:
+    def __init__(self, emulator: Emulator, mailbox: GmailMailbox) -> None:  # noqa: F811
         self.emulator = emulator
         self.mailbox = mailbox
 
@@ -35,7 +35,7 @@ class GmailHarness:
         return len(self.emulator.drafts())
 
 
-def make_mailbox(tmp_path: Path, emulator: Emulator, **api_options: object) -> GmailMailbox:
+def make_mailbox(tmp_path: Path, emulator: Emulator, **api_options: object) -> GmailMailbox:  # noqa: F811
     config, api = signed_in(google_config(tmp_path, emulator, calendar="ics"), emulator, **api_options)
     return GmailMailbox(config, None, api=api)  # type: ignore[arg-type]
 

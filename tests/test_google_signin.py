@@ -15,7 +15,6 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 from conftest import Cli
 from google_emulator import ALL_SCOPES, Emulator
 from google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
@@ -171,7 +170,7 @@ def test_loopback_sign_in_with_pkce(cli: Cli, emulator: Emulator) -> None:  # no
 
 def test_unticked_permissions_are_refused(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
     emulator.oauth.consent = ("https://www.googleapis.com/auth/gmail.compose",)  # the user unticks the rest
-    out, code, err = browser_sign_in(cli, emulator)
+    _, code, err = browser_sign_in(cli, emulator)
     assert code == 77
     assert "does not grant calendar.events.readonly, gmail.readonly" in err
     assert not (cli.home / "state" / "secrets.json").exists()

@@ -27,7 +27,8 @@ from followupd.google.api import ApiError, GoogleApi
 from followupd.model import Attendee, Cutype, Event, Partstat, event_key
 
 if TYPE_CHECKING:
-    from followupd.config import Config, GoogleCalendar as GoogleCalendarSettings
+    from followupd.config import Config
+    from followupd.config import GoogleCalendar as GoogleCalendarSettings
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ def _attendee(data: dict[str, Any]) -> Attendee:
 
 def _when(edge: dict[str, Any], item: dict[str, Any]) -> datetime:
     if "dateTime" in edge:
-        value = datetime.fromisoformat(str(edge["dateTime"]).replace("Z", "+00:00"))
+        value = datetime.fromisoformat(str(edge["dateTime"]))
         if value.tzinfo is None:  # Google always sends an offset; be safe anyway
             zone = edge.get("timeZone") or "UTC"
             try:

@@ -11,19 +11,21 @@ BackendError naming the server and the request.
 from __future__ import annotations
 
 import email.utils
+import functools
 import http.client
 import json
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from followupd.errors import AuthError, BackendError, TransientError
-from followupd.google import HINT, account_for, credentials as grants, scopes_for
+from followupd.google import HINT, account_for, scopes_for
+from followupd.google import credentials as grants
 
 if TYPE_CHECKING:
     from followupd.config import Config
@@ -183,15 +185,19 @@ class GoogleApi:
             wait = min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
         self.sleep(wait)
 
-    def pages(self, service: str, what: str, make: Callable[[Any, str | None], Any]) -> Any:
+    def pages(self, service: str, what: str, make: Callable[[Any, str | None], Any]) -> Iterator[Any]:
         """Yield each page of a list request; `make(client, page_token)` builds one page."""
         token: str | None = None
         while True:
-            page = self.call(service, what, lambda client: make(client, token))
+            page = self.call(service, what, functools.partial(_page, make, token))
             yield page
             token = page.get("nextPageToken")
             if not token:
                 return
+
+
+def _page(make: Callable[[Any, str | None], Any], token: str | None, client: Any) -> Any:
+    return make(client, token)
 
 
 def _error_details(exc: Any) -> tuple[str, str]:

@@ -87,7 +87,7 @@ def _expiry(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None  # an unreadable expiry only costs one refresh
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

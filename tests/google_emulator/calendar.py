@@ -41,7 +41,7 @@ def _untoken(text: str) -> dict[str, Any] | None:
 
 def _rfc3339(value: str, name: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
@@ -52,7 +52,7 @@ def _rfc3339(value: str, name: str) -> datetime:
 def _bounds(event: dict[str, Any]) -> tuple[datetime, datetime]:
     def instant(edge: dict[str, Any]) -> datetime:
         if "dateTime" in edge:
-            return datetime.fromisoformat(edge["dateTime"].replace("Z", "+00:00"))
+            return datetime.fromisoformat(edge["dateTime"])
         return datetime.fromisoformat(edge["date"] + "T00:00:00+00:00")
 
     return instant(event["start"]), instant(event["end"])

@@ -59,7 +59,7 @@ class Method:
     parameters: dict[str, dict[str, Any]]
     request: str | None  # schema name of the body
     scopes: frozenset[str]
-    api: "Api"
+    api: Api
 
     @property
     def short(self) -> str:
@@ -81,7 +81,7 @@ class Api:
             path = method["path"]
             names: list[str] = []
 
-            def group(match: re.Match[str]) -> str:
+            def group(match: re.Match[str], names: list[str] = names) -> str:
                 names.append(match.group(2))
                 return "(.+)" if match.group(1) == "+" else "([^/]+)"
 
