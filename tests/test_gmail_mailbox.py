@@ -353,3 +353,18 @@ def test_there_is_no_code_path_that_sends() -> None:
     root = Path(followupd.__file__).parent
     for path in [root / "mailboxes" / "gmail.py", *(root / "google").glob("*.py")]:
         assert ".send(" not in path.read_text(), path
+
+
+def test_a_new_sign_in_is_picked_up_without_a_restart(tmp_path: Path, emulator: Emulator) -> None:  # noqa: F811
+    from followupd.errors import AuthError
+    from followupd.google import credentials
+
+    mailbox = make_mailbox(tmp_path, emulator)
+    cursor = mailbox.changes(None, T0).cursor
+    emulator.revoke()
+    for _ in range(2):  # a daemon keeps its mailbox; every pass is refused
+        with pytest.raises(AuthError):
+            mailbox.changes(cursor, T0)
+    credentials.save(mailbox.api.secrets, "ada@example.org", credentials.Grant.from_info(emulator.grant()))
+    emulator.deliver(raw_mail(message_id="<later@acme.io>"), T0 + timedelta(hours=1))
+    assert [m.message_id for m in mailbox.changes(cursor, T0).messages] == ["<later@acme.io>"]

@@ -78,9 +78,12 @@ class GoogleApi:
         self.attempts = attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
-        grant = grants.load(secrets, self.account)
-        grants.check_scopes(grant, self.scopes, self.account)
-        self.credentials = grants.credentials(grant)
+        self.secrets = secrets
+        self.grant = grants.load(secrets, self.account)
+        grants.check_scopes(self.grant, self.scopes, self.account)
+        self.credentials = grants.credentials(self.grant)
+        self._generation = 0  # bumped when a new grant replaces the old one
+        self._refused = False  # the last request was refused: look for a new grant first
         self._local = threading.local()
         self._https: list[Any] = []
         self._lock = threading.Lock()
@@ -95,8 +98,9 @@ class GoogleApi:
     def service(self, name: str) -> Any:
         """This thread's client for `name` ("gmail" or "calendar")."""
         services: dict[str, Any] | None = getattr(self._local, "services", None)
-        if services is None:
+        if services is None or getattr(self._local, "generation", None) != self._generation:
             services = self._local.services = {}
+            self._local.generation = self._generation
         if name not in services:
             import google_auth_httplib2
             import httplib2
@@ -130,6 +134,25 @@ class GoogleApi:
         limits); a 5xx or a lost connection raises `Uncertain` so the caller can look
         before trying again.
         """
+        try:
+            return self._call(service, what, make, idempotent)
+        except AuthError:
+            self._refused = True
+            raise
+
+    def _reload(self) -> None:
+        """After a refusal, pick up a grant `followupd auth google` stored meanwhile, so
+        a long-running daemon carries on without a restart."""
+        grant = grants.load(self.secrets, self.account)
+        grants.check_scopes(grant, self.scopes, self.account)
+        if grant != self.grant:
+            log.info("using the new Google sign-in for %s", self.account)
+            self.grant = grant
+            self.credentials = grants.credentials(grant)
+            self._generation += 1
+        self._refused = False
+
+    def _call(self, service: str, what: str, make: Callable[[Any], Any], idempotent: bool) -> Any:
         from google.auth.exceptions import RefreshError, TransportError
         from googleapiclient.errors import HttpError
         from httplib2 import HttpLib2Error
@@ -137,6 +160,8 @@ class GoogleApi:
         # The engine prefixes the backend's label ("Gmail: …"), so messages start with the request.
         host = self.host(service)
         label = f"{what} at {host}"
+        if self._refused:
+            self._reload()
         for attempt in range(1, self.attempts + 1):
             wait: float | None = None
             try:
