@@ -240,7 +240,7 @@ def _error_details(exc: Any) -> tuple[str, str]:
             if isinstance(detail, dict) and detail.get("reason"):
                 reason = str(detail["reason"])
                 break
-    return reason, str(error.get("message", ""))[:300]
+    return reason, str(error.get("message", "")).rstrip(".")[:300]
 
 
 def _retry_after(value: str | None) -> float | None:
