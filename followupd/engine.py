@@ -264,7 +264,7 @@ class Engine:
             if states[(f.uid, f.step)] == DraftState.GONE:
                 current = self.store.followup(f.uid, f.step)
                 if current is not None and current.state == State.DRAFTED:
-                    self._gone(current, now)
+                    self._gone(mailbox, current, now)
         replied = {r.uid for r in self.store.interviews() if r.replied_at is not None}
         for f in self.store.followups():
             if f.state == State.DRAFTED and f.uid in replied:
@@ -295,12 +295,16 @@ class Engine:
 
     def _sent_copy(self, message: MessageInfo, contacts: dict[str, set[str]], now: datetime) -> None:
         to = set(recipients(message))
-        for f in self.store.followups():
+        followups = self.store.followups()
+        # The sent copy of one of our drafts is evidence for that draft only, not for
+        # another draft to the same people.
+        ours = message.message_id is not None and any(f.message_id == message.message_id for f in followups)
+        for f in followups:
             if f.state not in (State.DRAFTED, State.DISMISSED) or f.drafted_at is None:
                 continue
             same = message.message_id is not None and message.message_id == f.message_id
             when = message.when
-            related = to & contacts.get(f.uid, set()) and when is not None and when >= f.drafted_at
+            related = not ours and to & contacts.get(f.uid, set()) and when is not None and when >= f.drafted_at
             if not (same or related):
                 continue
             sent_at = _plausible(when, f.drafted_at, now)
@@ -317,8 +321,13 @@ class Engine:
         if record is not None:
             log.info("you sent the %s for %s", f.step, _label(record.interview, self.config))
 
-    def _gone(self, f: FollowUp, now: datetime) -> None:
-        if f.sent_evidence_at is not None:
+    def _gone(self, mailbox: Mailbox, f: FollowUp, now: datetime) -> None:
+        verdict = mailbox.was_sent(_ref(f), f.drafted_at or now)
+        if verdict is True or isinstance(verdict, datetime):
+            when = verdict if isinstance(verdict, datetime) else None
+            self._mark_sent(f, _plausible(when, f.drafted_at or now, now), now)
+            return
+        if verdict is None and f.sent_evidence_at is not None:
             self._mark_sent(f, f.sent_evidence_at, now)
             return
         self.store.save_followup(
@@ -348,7 +357,7 @@ class Engine:
     def _stop_draft(self, mailbox: Mailbox, f: FollowUp, state: DraftState | None, now: datetime) -> None:
         state = state or mailbox.draft_state(_ref(f))
         if state == DraftState.GONE:
-            self._gone(f, now)
+            self._gone(mailbox, f, now)
             return
         if self.config.reply.on_reply == "delete-untouched" and state == DraftState.UNTOUCHED:
             mailbox.delete_draft(_ref(f))

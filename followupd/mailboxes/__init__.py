@@ -58,6 +58,13 @@ class Mailbox(ABC):
         skipped and listed in `MailChanges.skipped`, never raised.
         """
 
+    def was_sent(self, ref: DraftRef, drafted_at: datetime) -> datetime | bool | None:
+        """A draft we made has left Drafts: was it sent? The time it was sent (True: sent,
+        time unknown), False when it was not (the user deleted it), or None when this
+        mailbox cannot tell; the engine then decides from the Sent copies it has seen.
+        The default cannot tell."""
+        return None
+
     def conversation(self, addresses: Sequence[str], before: datetime) -> ThreadHint | None:
         """The latest existing conversation with any of `addresses` before `before`, for
         threading a draft into it; None when unknown. The default does not look."""

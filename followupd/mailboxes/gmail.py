@@ -1,0 +1,349 @@
+"""Gmail through the Gmail API: drafts with `users.drafts`, new mail with `users.history`.
+
+- Drafts carry followupd's deterministic Message-ID in the raw message. A DraftRef's
+  key is "<draft id>:<thread id>" (both stable while the user edits) and its
+  fingerprint the draft's Gmail message id at creation: Gmail gives an edited draft a
+  new message id, so "untouched" means "same message id as when we made it".
+- A draft that left Drafts was sent if a SENT message appeared in its thread after it
+  was made (Gmail gives the sent copy a new message id, in the same thread), else the
+  user deleted it.
+- New mail comes from `history.list` (messageAdded) from the stored historyId; only
+  the new messages' headers are fetched. An idle pass costs one `history.list`.
+- A draft joins the recruiter's existing conversation only when all four of Gmail's
+  conditions hold: threadId, In-Reply-To, References and the same subject ("Re: …").
+
+It never calls `send`: the scopes would allow it, the code has no such path.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from followupd.errors import TransientError
+from followupd.google.api import ApiError, GoogleApi, Uncertain
+from followupd.mailboxes import Mailbox
+from followupd.mailboxes.parse import WANTED, message_info
+from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
+
+if TYPE_CHECKING:
+    from followupd.config import Config
+    from followupd.secrets import SecretStore
+
+log = logging.getLogger(__name__)
+
+# Gmail's own headers for what we need; metadataHeaders matching is case-insensitive.
+HEADERS = [name.title() if name != "message-id" else "Message-ID" for name in WANTED]
+THREAD_HEADERS = ["Subject", "Message-ID", "References", "In-Reply-To"]
+# Mail in these never counts as received or sent.
+IGNORED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH", "CHAT"})
+# A first pass (or one after a too-old historyId) reads at most this many messages back.
+LOOKBACK_LIMIT = 300
+# A drafts.list snapshot answers every draft_state of one pass; it is dropped when the
+# pass reads new mail, writes a draft, or after this many seconds, whichever is first.
+SNAPSHOT_SECONDS = 60.0
+_MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
+CLOCK_SLACK = timedelta(minutes=1)
+
+
+class GmailMailbox(Mailbox):
+    def __init__(self, config: Config, secrets: SecretStore, *, api: GoogleApi | None = None) -> None:
+        self.api = api or GoogleApi(config, secrets)
+        self.label = f"Gmail {self.api.account}"
+        # draft id -> (Gmail message id, Message-ID header): a draft's message id changes
+        # whenever it is edited, so an entry is only trusted while both match.
+        self._known: dict[str, tuple[str, str]] = {}
+        self._snapshot: dict[str, dict[str, Any]] | None = None
+        self._snapshot_at = 0.0
+
+    def close(self) -> None:
+        self.api.close()
+
+    def _call(self, what: str, make: Any, *, idempotent: bool = True) -> Any:
+        return self.api.call("gmail", what, make, idempotent=idempotent)
+
+    # ------------------------------------------------------------ drafts
+
+    def _drafts(self) -> dict[str, dict[str, Any]]:
+        """draft id -> {"id", "message": {"id", "threadId"}} for every draft, once per pass."""
+        if self._snapshot is None or time.monotonic() - self._snapshot_at > SNAPSHOT_SECONDS:
+            drafts: dict[str, dict[str, Any]] = {}
+            for page in self.api.pages(
+                "gmail",
+                "drafts.list",
+                lambda c, token: c.users().drafts().list(userId="me", maxResults=500, pageToken=token),
+            ):
+                for draft in page.get("drafts", []):
+                    drafts[draft["id"]] = draft
+            self._snapshot, self._snapshot_at = drafts, time.monotonic()
+        return self._snapshot
+
+    def _forget_snapshot(self) -> None:
+        self._snapshot = None
+
+    def _draft_header_id(self, draft_id: str, gmail_id: str) -> str | None:
+        known = self._known.get(draft_id)
+        if known is not None and known[0] == gmail_id:
+            return known[1]
+        try:
+            draft = self._call(
+                "drafts.get", lambda c: c.users().drafts().get(userId="me", id=draft_id, format="metadata")
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return None  # deleted since the listing
+            raise
+        message = draft.get("message", {})
+        header = _header(message, "Message-ID").strip()
+        self._known[draft_id] = (message.get("id", gmail_id), header)
+        return header
+
+    def _find_draft(self, message_id: str) -> DraftRef | None:
+        for draft_id, draft in self._drafts().items():
+            gmail_id = draft.get("message", {}).get("id", "")
+            if self._draft_header_id(draft_id, gmail_id) == message_id:
+                return DraftRef(message_id, _key(draft_id, draft.get("message", {}).get("threadId")), gmail_id)
+        return None
+
+    def locate(self, message_id: str) -> Located | None:
+        self._forget_snapshot()  # exactly-once depends on a fresh listing
+        ref = self._find_draft(message_id)
+        if ref is not None:
+            return Located("drafts", ref)
+        found = self._call(
+            "messages.list",
+            lambda c: c.users().messages().list(
+                userId="me", q=f"rfc822msgid:{message_id.strip('<>')}", labelIds=["SENT"], maxResults=10
+            ),
+        )
+        for item in found.get("messages", []):
+            message = self._message(item["id"], ["Message-ID"])
+            if message is not None and _header(message, "Message-ID").strip() == message_id:
+                return Located("sent", None, _arrived(message))
+        return None
+
+    def create_draft(self, message: EmailMessage, thread: ThreadHint | None = None) -> DraftRef:
+        message_id = str(message["Message-ID"])
+        body: dict[str, Any] = {"message": {"raw": base64.urlsafe_b64encode(message.as_bytes()).decode()}}
+        if thread is not None and thread.thread_id:
+            body["message"]["threadId"] = thread.thread_id
+        self._forget_snapshot()
+        for attempt in range(1, self.api.attempts + 1):
+            try:
+                created = self._call(
+                    "drafts.create", lambda c: c.users().drafts().create(userId="me", body=body), idempotent=False
+                )
+                break
+            except Uncertain as exc:
+                # Gmail may have made the draft before failing: look before trying again.
+                log.debug("%s; checking whether the draft exists", exc)
+                found = self.locate(message_id)
+                if found is not None and found.ref is not None:
+                    return found.ref
+                if attempt == self.api.attempts:
+                    raise TransientError(f"{exc}; gave up after {attempt} attempts") from None
+                self.api.backoff(attempt)
+        self._forget_snapshot()
+        gmail_id = created["message"]["id"]
+        self._known[created["id"]] = (gmail_id, message_id)
+        return DraftRef(message_id, _key(created["id"], created["message"].get("threadId")), gmail_id)
+
+    def draft_state(self, ref: DraftRef) -> DraftState:
+        draft = self._drafts().get(_draft_id(ref))
+        if draft is None:
+            return DraftState.GONE
+        return DraftState.UNTOUCHED if draft.get("message", {}).get("id") == ref.fingerprint else DraftState.EDITED
+
+    def delete_draft(self, ref: DraftRef) -> None:
+        self._forget_snapshot()
+        try:
+            self._call("drafts.delete", lambda c: c.users().drafts().delete(userId="me", id=_draft_id(ref)))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+
+    def was_sent(self, ref: DraftRef, drafted_at: datetime) -> datetime | bool | None:
+        thread_id = ref.key.partition(":")[2]
+        if not thread_id:
+            return None
+        try:
+            thread = self._call(
+                "threads.get",
+                lambda c: c.users().threads().get(
+                    userId="me", id=thread_id, format="metadata", metadataHeaders=["Message-ID"]
+                ),
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return False  # the thread held only the draft, and it is gone
+            raise
+        # A little slack: drafted_at is this machine's clock, internalDate Google's.
+        since = drafted_at - CLOCK_SLACK
+        sent = [
+            m for m in thread.get("messages", [])
+            if "SENT" in m.get("labelIds", []) and (_arrived(m) or since) >= since
+        ]
+        for message in sent:
+            if _header(message, "Message-ID").strip() == ref.message_id:
+                return _arrived(message) or True
+        # Gmail may give the sent copy its own Message-ID; one of our *other* drafts,
+        # sent into the same thread, is not this one.
+        others = [m for m in sent if not _header(m, "Message-ID").strip().startswith("<followupd.")]
+        return (_arrived(others[0]) or True) if others else False
+
+    # ------------------------------------------------------------ new mail
+
+    def changes(self, cursor: str | None, since: datetime) -> MailChanges:
+        self._forget_snapshot()  # the pass has looked at its drafts; the next one looks again
+        if cursor:
+            try:
+                return self._history(cursor)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                log.warning(
+                    "%s: history id %s is too old for Gmail (it keeps about a week); reading mail since %s instead",
+                    self.label, cursor, since.isoformat(timespec="minutes"),
+                )
+        return self._resync(since)
+
+    def _history(self, start: str) -> MailChanges:
+        added: dict[str, set[str]] = {}
+        latest = start
+        for page in self.api.pages(
+            "gmail",
+            "history.list",
+            lambda c, token: c.users().history().list(
+                userId="me", startHistoryId=start, historyTypes=["messageAdded"], maxResults=500, pageToken=token
+            ),
+        ):
+            for record in page.get("history", []):
+                for item in record.get("messagesAdded", []):
+                    message = item.get("message", {})
+                    labels = set(message.get("labelIds", []))
+                    if "id" in message and not labels & IGNORED_LABELS:
+                        added[message["id"]] = labels
+            latest = str(page.get("historyId") or latest)
+        messages, skipped = self._infos(list(added))
+        return MailChanges(messages, latest, skipped)
+
+    def _resync(self, since: datetime) -> MailChanges:
+        # The history id first: anything arriving while we list is then seen twice, never missed.
+        profile = self._call("getProfile", lambda c: c.users().getProfile(userId="me"))
+        query = f"after:{int(since.timestamp())} -in:drafts -in:chats"
+        ids: list[str] = []
+        more = False
+        for page in self.api.pages(
+            "gmail",
+            "messages.list",
+            lambda c, token: c.users().messages().list(userId="me", q=query, maxResults=100, pageToken=token),
+        ):
+            ids += [m["id"] for m in page.get("messages", [])]
+            if len(ids) >= LOOKBACK_LIMIT:
+                more = bool(page.get("nextPageToken")) or len(ids) > LOOKBACK_LIMIT
+                break
+        messages, skipped = self._infos(ids[:LOOKBACK_LIMIT])
+        if more:
+            skipped.append(
+                f"more than {LOOKBACK_LIMIT} messages since {since.date().isoformat()}; only the newest were read"
+            )
+        return MailChanges(messages, str(profile["historyId"]), skipped)
+
+    def _message(self, gmail_id: str, headers: list[str]) -> dict[str, Any] | None:
+        try:
+            return self._call(  # type: ignore[no-any-return]
+                "messages.get",
+                lambda c: c.users().messages().get(userId="me", id=gmail_id, format="metadata", metadataHeaders=headers),
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return None  # deleted since it was listed
+            raise
+
+    def _infos(self, ids: list[str]) -> tuple[list[MessageInfo], list[str]]:
+        messages: list[MessageInfo] = []
+        skipped: list[str] = []
+        for gmail_id in ids:
+            message = self._message(gmail_id, HEADERS)
+            if message is None:
+                continue
+            labels = set(message.get("labelIds", []))
+            if labels & IGNORED_LABELS:
+                continue
+            try:
+                messages.append(_info(message, "sent" if "SENT" in labels else "inbox"))
+            except Exception as exc:  # noqa: BLE001 - one odd message must not stop the others
+                skipped.append(f"message {gmail_id}: unreadable ({type(exc).__name__}: {exc}), skipped")
+        return messages, skipped
+
+    # ------------------------------------------------------------ threading
+
+    def conversation(self, addresses: Sequence[str], before: datetime) -> ThreadHint | None:
+        if not addresses:
+            return None
+        people = " OR ".join(f"from:{a} OR to:{a} OR cc:{a}" for a in addresses)
+        query = f"({people}) before:{int(before.timestamp())} -in:drafts -in:chats"
+        found = self._call("messages.list", lambda c: c.users().messages().list(userId="me", q=query, maxResults=1))
+        items = found.get("messages", [])
+        if not items:
+            return None
+        message = self._message(items[0]["id"], THREAD_HEADERS)
+        if message is None:
+            return None
+        in_reply_to = _header(message, "Message-ID").strip()
+        if not in_reply_to:
+            return None  # without a Message-ID there is nothing to reply to
+        references = tuple(_MESSAGE_IDS.findall(_header(message, "References")))
+        return ThreadHint(
+            subject=_header(message, "Subject"),
+            in_reply_to=in_reply_to,
+            references=references,
+            thread_id=message.get("threadId"),
+        )
+
+
+def _key(draft_id: str, thread_id: str | None) -> str:
+    return f"{draft_id}:{thread_id}" if thread_id else draft_id
+
+
+def _draft_id(ref: DraftRef) -> str:
+    return ref.key.partition(":")[0]
+
+
+def _header(message: dict[str, Any], name: str) -> str:
+    for header in message.get("payload", {}).get("headers", []):
+        if str(header.get("name", "")).lower() == name.lower():
+            return str(header.get("value", ""))
+    return ""
+
+
+def _arrived(message: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(message["internalDate"]) / 1000, UTC)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _info(message: dict[str, Any], folder: str) -> MessageInfo:
+    payload = message.get("payload", {})
+    lines = []
+    for header in payload.get("headers", []):
+        name = str(header.get("name", ""))
+        if re.fullmatch(r"[!-9;-~]+", name):  # a valid header name; anything else is dropped
+            value = re.sub(r"[\r\n]+[ \t]*", " ", str(header.get("value", "")))
+            lines.append(f"{name}: {value}\r\n")
+    content_type = _header(message, "Content-Type") or str(payload.get("mimeType") or "text/plain")
+    # Headers only: the top-level type is all a metadata read tells (enough for bounces).
+    return message_info(
+        ("".join(lines) + "\r\n").encode("utf-8", "replace"),
+        folder,
+        _arrived(message),
+        key=str(message.get("id", "")),
+        part_types=(content_type,),
+    )
