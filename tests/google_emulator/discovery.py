@@ -170,9 +170,8 @@ class Api:
         elif kind == "integer":
             if isinstance(value, bool) or not isinstance(value, (int, str)):
                 raise ApiFailure(400, f"Invalid JSON payload received. Expected an integer{at}.", "invalid")
-        elif kind == "boolean":
-            if not isinstance(value, bool):
-                raise ApiFailure(400, f"Invalid JSON payload received. Expected a boolean{at}.", "invalid")
+        elif kind == "boolean" and not isinstance(value, bool):
+            raise ApiFailure(400, f"Invalid JSON payload received. Expected a boolean{at}.", "invalid")
 
 
 @functools.cache
@@ -208,5 +207,5 @@ class Router:
             for method in api.methods:
                 found = method.pattern.match(path)
                 if found and method.http_method == http_method:
-                    return method, {n: unquote(v) for n, v in zip(method.path_params, found.groups())}
+                    return method, {n: unquote(v) for n, v in zip(method.path_params, found.groups(), strict=True)}
         return None
