@@ -17,6 +17,7 @@ import re
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -625,10 +626,25 @@ class _Watcher:
 # ---------------------------------------------------------------- followupd auth imap
 
 
-def auth_main(config: Config, args: argparse.Namespace) -> int:
-    """`followupd auth imap`: ask for the password, log in once to check it, store it."""
+def read_password(prompt: str) -> str:
+    """Ask without echo on a terminal; read one line from stdin when it is piped.
+
+    (getpass would prefer /dev/tty even when stdin is a pipe, so `pass show x |
+    followupd auth imap` would still prompt.)
+    """
     import getpass
 
+    if sys.stdin is not None and sys.stdin.isatty():
+        secret = getpass.getpass(prompt)
+    else:
+        secret = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
+    if not secret:
+        raise FollowupdError("no password given; nothing stored")
+    return secret
+
+
+def auth_main(config: Config, args: argparse.Namespace) -> int:
+    """`followupd auth imap`: ask for the password, log in once to check it, store it."""
     from followupd.app import secret_store
 
     settings = config.mailbox
@@ -638,9 +654,7 @@ def auth_main(config: Config, args: argparse.Namespace) -> int:
     if settings.password_command:
         secret = run_password_command(settings.password_command, "mailbox")
     else:
-        secret = getpass.getpass(f"IMAP password for {settings.username} at {_where(settings)}: ")
-        if not secret:
-            raise FollowupdError("no password entered; nothing stored")
+        secret = read_password(f"IMAP password for {settings.username} at {_where(settings)}: ")
     _logout(connect(settings, secret))
     if settings.password_command:
         print(f"Logged in to {_where(settings)} as {settings.username} with mailbox.password_command; nothing to store.")
