@@ -17,7 +17,6 @@ import re
 import select
 import socket
 import ssl
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +28,7 @@ from followupd.errors import EXIT_OK, AuthError, BackendError, FollowupdError, T
 from followupd.mailboxes import Mailbox, body_fingerprint
 from followupd.mailboxes.parse import message_info, parse_date
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
-from followupd.secrets import run_password_command
+from followupd.secrets import read_password, run_password_command
 
 if TYPE_CHECKING:
     import argparse
@@ -624,23 +623,6 @@ class _Watcher:
 
 
 # ---------------------------------------------------------------- followupd auth imap
-
-
-def read_password(prompt: str) -> str:
-    """Ask without echo on a terminal; read one line from stdin when it is piped.
-
-    (getpass would prefer /dev/tty even when stdin is a pipe, so `pass show x |
-    followupd auth imap` would still prompt.)
-    """
-    import getpass
-
-    if sys.stdin is not None and sys.stdin.isatty():
-        secret = getpass.getpass(prompt)
-    else:
-        secret = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
-    if not secret:
-        raise FollowupdError("no password given; nothing stored")
-    return secret
 
 
 def auth_main(config: Config, args: argparse.Namespace) -> int:
