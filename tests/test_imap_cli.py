@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import Cli, write_config
+from followupd.secrets import SecretStore
 from ics import calendar, vevent
 from mailbox_contract import raw_mail
 from servers import Dovecot, ImapAccount
@@ -40,8 +41,8 @@ def make_cli(home: Path, account: ImapAccount, **mailbox: str) -> Cli:
 @pytest.fixture
 def cli(home: Path, imap_account: ImapAccount) -> Cli:
     cli = make_cli(home, imap_account)
-    result = auth(cli, imap_account.password)
-    assert result.returncode == 0, result.stderr
+    # As `followupd auth imap` would (tested above, at a process each).
+    SecretStore("file", home / "state").set("imap", imap_account.username, imap_account.password)
     return cli
 
 
@@ -172,7 +173,7 @@ def test_wrong_password_exits_77(cli: Cli, imap_account: ImapAccount, home: Path
 def test_server_down_exits_75_and_the_next_pass_recovers(home: Path, own_dovecot: Dovecot) -> None:
     account = own_dovecot.add_user()
     cli = make_cli(home, account)
-    assert auth(cli, account.password).returncode == 0
+    SecretStore("file", home / "state").set("imap", account.username, account.password)
     cli.run("2026-11-09T12:00:00+00:00")
     own_dovecot.stop()
     result = cli.run("2026-11-11T11:05:00+00:00", check=False)
