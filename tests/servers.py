@@ -256,7 +256,7 @@ namespace inbox {{
         return ImapAccount(self, username, password)
 
     def doveadm(self, *args: str) -> str:
-        result = subprocess.run([DOVEADM, "-c", str(self.conf), *args], capture_output=True, text=True, timeout=30)
+        result = subprocess.run([DOVEADM, "-c", str(self.conf), *args], capture_output=True, text=True, timeout=30, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"doveadm {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout

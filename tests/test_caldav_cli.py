@@ -22,7 +22,7 @@ UID = "caldav-interview@acme.io"
 def auth(cli: Cli, service: str, password: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", service],
-        input=password + "\n", capture_output=True, text=True, env=cli.env(), timeout=60, cwd=cli.home,
+        input=password + "\n", check=False, capture_output=True, text=True, env=cli.env(), timeout=60, cwd=cli.home,
     )
 
 

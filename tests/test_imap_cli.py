@@ -25,7 +25,7 @@ def auth(cli: Cli, password: str) -> subprocess.CompletedProcess[str]:
     """`followupd auth imap`, typing the password on stdin."""
     return subprocess.run(
         [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "imap"],
-        input=password + "\n", capture_output=True, text=True, env=cli.env(), timeout=60, cwd=cli.home,
+        input=password + "\n", check=False, capture_output=True, text=True, env=cli.env(), timeout=60, cwd=cli.home,
     )
 
 

@@ -342,3 +342,19 @@ def test_a_server_without_idle_cannot_push(dovecot: Any, tmp_path: Path) -> None
     mailbox = make_mailbox(dovecot.add_user(capability="IMAP4rev1"), tmp_path / "home")
     assert mailbox.watch(lambda: None) is None
     mailbox.close()
+
+
+def test_idle_is_renewed_without_losing_news(harness: ImapHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from followupd.mailboxes import imap_idle
+
+    monkeypatch.setattr(imap_idle, "IDLE_RENEW", 0.05)  # instead of 29 minutes: renew all the time
+    woken = threading.Event()
+    stop = harness.mailbox.watch(woken.set)
+    assert stop is not None
+    try:
+        assert woken.wait(timeout=20)
+        woken.clear()
+        harness.deliver(raw_mail(message_id="<renewed@acme.io>"), T0)
+        assert woken.wait(timeout=20), "a message that came while IDLE was being renewed was missed"
+    finally:
+        stop()

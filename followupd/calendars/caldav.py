@@ -105,9 +105,9 @@ def _same_url(a: str, b: str) -> bool:
 
 
 def client(settings: CaldavCalendar, secret: str) -> Any:
-    import caldav
+    from caldav.davclient import DAVClient
 
-    return caldav.DAVClient(
+    return DAVClient(
         settings.url, username=settings.username, password=secret,
         timeout=max(1, int(settings.timeout.total_seconds())),
     )
@@ -161,7 +161,8 @@ class CaldavSource(CalendarSource):
             if not found:
                 raise BackendError(f"CalDAV server {self.server} lists no calendars for {self.settings.username}")
             return list(found)
-        chosen, missing = [], []
+        chosen: list[Any] = []
+        missing: list[str] = []
         for name in wanted:
             match = [c for c in found if c.get_display_name() == name or _same_url(str(c.url), name)]
             if match:
@@ -258,9 +259,10 @@ def _instant(value: Any) -> datetime | None:
 def auth_main(config: Config, args: argparse.Namespace) -> int:
     """`followupd auth caldav`: ask for the password, log in once to check it, store it."""
     from followupd.app import secret_store
+    from followupd.config import CaldavCalendar
 
     settings = config.calendar
-    if settings.kind != "caldav":
+    if not isinstance(settings, CaldavCalendar):
         raise FollowupdError(f"[calendar] kind is {settings.kind!r} in {config.path}; `auth caldav` is for kind = \"caldav\"")
     secrets = secret_store(config)
     if settings.password_command:

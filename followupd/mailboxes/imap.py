@@ -3,7 +3,8 @@
 Nothing here changes a flag on the user's mail: every read is `BODY.PEEK` on a
 folder opened with EXAMINE. The only writes are our own drafts (APPEND) and, when
 a recruiter replied first, the removal of a draft we wrote and nobody touched.
-`watch()` keeps a second connection in IDLE on INBOX to wake the daemon on new mail.
+`watch()` keeps a second connection in IDLE on INBOX to wake the daemon on new mail
+(see imap_idle.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ import email.policy
 import json
 import logging
 import re
-import select
-import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -40,8 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IDLE_RENEW = 29 * 60  # RFC 2177: a client should re-issue IDLE at least every 29 minutes
-MAX_BACKOFF = 300.0
 FETCH_BATCH = 200
 MAX_SCAN = 5000  # newest messages read on a first or re-scan of one folder
 STALE_AFTER = 60.0  # seconds; an older connection is checked with NOOP before use
@@ -70,7 +66,8 @@ def password(settings: ImapSettings, secrets: SecretStore) -> str:
     return secret
 
 
-def _where(settings: ImapSettings) -> str:
+def address(settings: ImapSettings) -> str:
+    """host:port, for messages."""
     return f"{settings.host}:{settings.effective_port}"
 
 
@@ -79,7 +76,7 @@ def translated(settings: ImapSettings) -> Iterator[None]:
     """Turn imapclient's and the socket layer's exceptions into ours, naming the server."""
     from imapclient import exceptions as x
 
-    where = _where(settings)
+    where = address(settings)
     hint = "fix mailbox.password_command" if settings.password_command else "followupd auth imap"
     try:
         yield
@@ -127,25 +124,24 @@ def connect(settings: ImapSettings, secret: str) -> IMAPClient:
                 client.starttls(ssl.create_default_context())
             client.login(settings.username, secret)
         except BaseException:
-            _drop(client)
+            drop(client)
             raise
         client.normalise_times = False  # INTERNALDATE as aware datetimes
         return client
 
 
-def _drop(client: IMAPClient) -> None:
-    try:
+def drop(client: IMAPClient) -> None:
+    """Close the socket without a goodbye (the connection may be dead already)."""
+    with contextlib.suppress(Exception):
         client.shutdown()
-    except Exception:  # noqa: BLE001 - it is going away either way
-        pass
 
 
-def _logout(client: IMAPClient) -> None:
+def logout(client: IMAPClient) -> None:
     try:
         client.socket().settimeout(5)
         client.logout()
     except Exception:  # noqa: BLE001
-        _drop(client)
+        drop(client)
 
 
 # ---------------------------------------------------------------- the mailbox
@@ -156,7 +152,7 @@ class ImapMailbox(Mailbox):
         self.settings: ImapSettings = config.mailbox  # type: ignore[assignment]
         self.secrets = secrets
         self.label = self.settings.label
-        self.where = _where(self.settings)
+        self.where = address(self.settings)
         self._client: IMAPClient | None = None
         self._used_at = 0.0
         self._folders: dict[str, str | None] | None = None
@@ -204,7 +200,7 @@ class ImapMailbox(Mailbox):
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            _logout(client)
+            logout(client)
 
     # ------------------------------------------------------------ folders
 
@@ -403,7 +399,9 @@ class ImapMailbox(Mailbox):
                     return None
         except FollowupdError as exc:
             log.debug("cannot check IDLE support now (%s); the watcher will", exc)
-        watcher = _Watcher(self.settings, lambda: connect(self.settings, password(self.settings, self.secrets)), wake)
+        from followupd.mailboxes.imap_idle import Watcher
+
+        watcher = Watcher(self.settings, lambda: connect(self.settings, password(self.settings, self.secrets)), wake)
         watcher.start()
         return watcher.stop
 
@@ -512,135 +510,26 @@ def part_types(structure: Any) -> tuple[str, ...]:
     return tuple(types)
 
 
-# ---------------------------------------------------------------- IDLE
-
-
-class _Watcher:
-    """A daemon thread holding its own connection in IDLE on INBOX; calls `wake` on new mail."""
-
-    def __init__(self, settings: ImapSettings, connect: Callable[[], IMAPClient], wake: Callable[[], None]) -> None:
-        self.settings = settings
-        self.where = _where(settings)
-        self._connect = connect
-        self._wake = wake
-        self._stopped = threading.Event()
-        self._signal_r, self._signal_w = socket.socketpair()
-        self._thread = threading.Thread(target=self._run, name="followupd-imap-idle", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with contextlib.suppress(OSError):
-            self._signal_w.send(b"x")
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        delay, failing = 1.0, False
-        while not self._stopped.is_set():
-            try:
-                client = self._connect()
-            except FollowupdError as exc:
-                if not failing:
-                    log.warning("IDLE on %s: %s; retrying with backoff", self.where, exc)
-                failing = True
-            else:
-                try:
-                    if not client.has_capability("IDLE"):
-                        log.info("%s does not support IDLE; new mail is noticed at the next poll", self.where)
-                        return
-                    with translated(self.settings):
-                        client.select_folder(self.settings.inbox, readonly=True)
-                    if failing:
-                        log.info("IDLE on %s works again", self.where)
-                    failing, delay = False, 0.0
-                    self._idle(client)
-                except FollowupdError as exc:
-                    log.info("IDLE on %s stopped: %s; reconnecting", self.where, exc)
-                    failing = True
-                except Exception:  # noqa: BLE001 - the watcher must outlive surprises
-                    log.exception("IDLE on %s failed unexpectedly; reconnecting", self.where)
-                    failing = True
-                finally:
-                    if failing:
-                        _drop(client)
-                    else:
-                        _logout(client)
-            if not failing:
-                continue
-            # The first retry after a working session is immediate, then exponential.
-            if self._stopped.wait(delay):
-                break
-            delay = min(max(delay * 2, 1.0), MAX_BACKOFF)
-        with contextlib.suppress(OSError):
-            self._signal_r.close()
-            self._signal_w.close()
-
-    def _idle(self, client: IMAPClient) -> None:
-        first = True
-        while not self._stopped.is_set():
-            with translated(self.settings):
-                client.idle()
-            if first:
-                # Mail that came in before IDLE took hold (at start, or while we were
-                # reconnecting) raised no notification: ask for a pass now.
-                first = False
-                self._notify()
-            renew_at = time.monotonic() + IDLE_RENEW
-            empty_reads = 0
-            try:
-                while not self._stopped.is_set():
-                    remaining = renew_at - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    ready, _, _ = select.select([client.socket(), self._signal_r], [], [], remaining)
-                    if self._signal_r in ready:
-                        return
-                    if not ready:
-                        continue
-                    with translated(self.settings):
-                        responses = client.idle_check(timeout=0)
-                    # Readable but nothing to read, again and again: the server hung up.
-                    empty_reads = 0 if responses else empty_reads + 1
-                    if empty_reads >= 3:
-                        raise TransientError(f"IMAP server {self.where} closed the connection")
-                    if any(len(r) > 1 and r[0] == b"BYE" for r in responses):
-                        raise TransientError(f"IMAP server {self.where} ended the session")
-                    if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-                        self._notify()
-            finally:
-                with contextlib.suppress(Exception):
-                    client.socket().settimeout(5)
-                    client.idle_done()
-
-    def _notify(self) -> None:
-        try:
-            self._wake()
-        except Exception:  # noqa: BLE001 - the daemon's problem, not a reason to stop watching
-            log.exception("the wake-up callback failed")
-
-
 # ---------------------------------------------------------------- followupd auth imap
 
 
 def auth_main(config: Config, args: argparse.Namespace) -> int:
     """`followupd auth imap`: ask for the password, log in once to check it, store it."""
     from followupd.app import secret_store
+    from followupd.config import ImapMailbox as ImapSettings
 
     settings = config.mailbox
-    if settings.kind != "imap":
+    if not isinstance(settings, ImapSettings):
         raise FollowupdError(f"[mailbox] kind is {settings.kind!r} in {config.path}; `auth imap` is for kind = \"imap\"")
     secrets = secret_store(config)
     if settings.password_command:
         secret = run_password_command(settings.password_command, "mailbox")
     else:
-        secret = read_password(f"IMAP password for {settings.username} at {_where(settings)}: ")
-    _logout(connect(settings, secret))
+        secret = read_password(f"IMAP password for {settings.username} at {address(settings)}: ")
+    logout(connect(settings, secret))
     if settings.password_command:
-        print(f"Logged in to {_where(settings)} as {settings.username} with mailbox.password_command; nothing to store.")
+        print(f"Logged in to {address(settings)} as {settings.username} with mailbox.password_command; nothing to store.")
         return EXIT_OK
     secrets.set("imap", settings.username, secret)
-    print(f"Logged in to {_where(settings)} as {settings.username}; the password is stored in {secrets.where()}.")
+    print(f"Logged in to {address(settings)} as {settings.username}; the password is stored in {secrets.where()}.")
     return EXIT_OK
