@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,14 @@ def translated(settings: CaldavCalendar) -> Iterator[None]:
             raise BackendError(
                 f"the TLS certificate of CalDAV server {server} cannot be verified; check [calendar] url"
             ) from None
-        raise TransientError(f"cannot reach CalDAV server {server}: {type(exc).__name__}; will retry") from None
+        raise TransientError(f"cannot reach CalDAV server {server}: {_cause(exc)}; will retry") from None
+
+
+def _cause(exc: BaseException) -> str:
+    # HTTP libraries bury the socket error ("[Errno 111] Connection refused") deep in
+    # their message, after the URL; show just that.
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    return match.group(1).strip() if match else type(exc).__name__
 
 
 def _reason(exc: Any) -> str:

@@ -91,6 +91,11 @@ def translated(settings: ImapSettings) -> Iterator[None]:
             f"the TLS certificate of IMAP server {where} cannot be verified ({exc.verify_message}); "
             "check [mailbox] host, or see README \"IMAP and CalDAV\" for local bridges"
         ) from None
+    except ssl.SSLError as exc:
+        raise TransientError(
+            f"TLS with IMAP server {where} failed ({exc.reason or exc}); check [mailbox] port and security "
+            "(port 993 usually takes \"tls\", 143 \"starttls\")"
+        ) from None
     except x.CapabilityError as exc:
         raise BackendError(f"IMAP server {where} lacks a needed capability: {_text(exc)}; check [mailbox] security") from None
     except (x.IMAPClientAbortError, OSError, EOFError) as exc:
