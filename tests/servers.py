@@ -10,7 +10,9 @@ Missing servers skip the tests locally and fail them in CI (see conftest.need).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import os
 import re
 import shutil
@@ -22,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -30,7 +32,7 @@ from conftest import need
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
-NOBODY = 65534  # Dovecot refuses to deliver as root; the mail belongs to nobody
+NOBODY = 65534  # Dovecot will not run mail processes as root: the mail belongs to nobody
 START_TIMEOUT = 15.0
 _serial = itertools.count(1)
 
@@ -66,6 +68,19 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def toml_value(value: object) -> str:
+    """A TOML literal for a str, int or list of them (JSON's escapes are TOML's)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, list, tuple)):
+        raise TypeError(f"no TOML for {value!r}")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value) if isinstance(value, int) else json.dumps(value, ensure_ascii=False)
+
+
+def toml_table(keys: dict[str, object]) -> str:
+    return "\n".join(f"{k} = {toml_value(v)}" for k, v in keys.items())
 
 
 def _tail(path: Path, lines: int = 30) -> str:
@@ -109,6 +124,7 @@ class ImapAccount:
     server: Dovecot
     username: str
     password: str
+    clients: list[Any] = field(default_factory=list)
 
     @property
     def host(self) -> str:
@@ -124,13 +140,25 @@ class ImapAccount:
 
         client = imapclient.IMAPClient(self.host, port=self.port, ssl=False, timeout=10)
         client.login(self.username, self.password)
+        self.clients.append(client)
         return client
 
-    def mailbox_toml(self, **overrides: str) -> str:
+    def close(self) -> None:
+        """Close every connection `connect()` opened."""
+        for client in self.clients:
+            try:
+                client.logout()
+            except Exception:  # noqa: BLE001 - already gone (kicked, server stopped)
+                with contextlib.suppress(Exception):
+                    client.shutdown()
+        self.clients.clear()
+
+    def mailbox_toml(self, **overrides: object) -> str:
         """The [mailbox] table body for this account (plain IMAP on loopback)."""
-        keys = {"kind": "imap", "host": self.host, "port": self.port, "username": self.username, "security": "none"}
-        keys.update(overrides)
-        return "\n".join(f"{k} = {v}" if isinstance(v, int) else f'{k} = "{v}"' for k, v in keys.items())
+        keys: dict[str, object] = {
+            "kind": "imap", "host": self.host, "port": self.port, "username": self.username, "security": "none",
+        }
+        return toml_table({**keys, **overrides})
 
     def set_uidvalidity(self, folder: str, value: int) -> None:
         """Give `folder` a new UIDVALIDITY, as a server restore or migration does."""
@@ -144,7 +172,8 @@ class Dovecot:
     tls_port: int = 0
     cafile: Path | None = None
     process: subprocess.Popen[bytes] | None = None
-    users: dict[str, str] = field(default_factory=dict)
+    _stderr: IO[bytes] | None = None
+    accounts: list[ImapAccount] = field(default_factory=list)
 
     @property
     def conf(self) -> Path:
@@ -224,9 +253,9 @@ namespace inbox {{
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
+        self._stderr = self._stderr or open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"),  # noqa: SIM115 - the child keeps it
+            [DOVECOT, "-F", "-c", str(self.conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
         )
         wait_for_port(self.port, self.process, self.log, "dovecot")
         if self.cafile is not None:
@@ -237,8 +266,14 @@ namespace inbox {{
             stop_process(self.process)
 
     def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            for account in self.accounts:
+                account.close()
+        finally:
+            self.stop()
+            if self._stderr is not None:
+                self._stderr.close()
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def add_user(self, password: str | None = None, capability: str | None = None) -> ImapAccount:
         """A new user with an empty Maildir. `capability` replaces what the server
@@ -248,12 +283,13 @@ namespace inbox {{
         n = next(_serial)
         username = f"user{n}@example.org"
         password = password or f"pw-{n}-{os.urandom(4).hex()}"
-        self.users[username] = password
         extra = f"userdb_imap_capability={capability}" if capability else ""
         path = self.root / "users" / username
         path.write_text(f"{username}:{{PLAIN}}{password}::::::{extra}\n", encoding="utf-8")
         path.chmod(0o644)
-        return ImapAccount(self, username, password)
+        account = ImapAccount(self, username, password)
+        self.accounts.append(account)
+        return account
 
     def doveadm(self, *args: str) -> str:
         result = subprocess.run([DOVEADM, "-c", str(self.conf), *args], capture_output=True, text=True, timeout=30, check=False)
@@ -292,8 +328,11 @@ def own_dovecot() -> Iterator[Dovecot]:
 
 
 @pytest.fixture
-def imap_account(dovecot: Dovecot) -> ImapAccount:
-    return dovecot.add_user()
+def imap_account(dovecot: Dovecot) -> Iterator[ImapAccount]:
+    """A fresh user on the session's Dovecot; its harness connections close after the test."""
+    account = dovecot.add_user()
+    yield account
+    account.close()
 
 
 # ---------------------------------------------------------------- Radicale
@@ -307,29 +346,31 @@ class CaldavAccount:
     username: str
     password: str
     calendar: Any = None
+    _client: Any = None
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def client(self) -> Any:
-        import caldav
+        """The harness's own caldav client (the user's calendar app)."""
+        if self._client is None:
+            from caldav.davclient import DAVClient
 
-        return caldav.DAVClient(self.url, username=self.username, password=self.password, timeout=10)
+            self._client = DAVClient(self.url, username=self.username, password=self.password, timeout=10)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def make_calendar(self, name: str) -> Any:
         return self.client().principal().make_calendar(name=name)
 
-    def calendar_toml(self, **overrides: Any) -> str:
-        keys: dict[str, Any] = {"kind": "caldav", "url": self.url, "username": self.username}
-        keys.update(overrides)
-        lines = []
-        for k, v in keys.items():
-            if isinstance(v, list):
-                lines.append(f"{k} = [{', '.join(repr(x).replace(chr(39), chr(34)) for x in v)}]")
-            else:
-                lines.append(f'{k} = "{v}"')
-        return "\n".join(lines)
+    def calendar_toml(self, **overrides: object) -> str:
+        """The [calendar] table body for this account."""
+        return toml_table({"kind": "caldav", "url": self.url, "username": self.username, **overrides})
 
     def put(self, ics: str, calendar: Any = None) -> Any:
         """Store one iCalendar object (as a client's PUT); returns caldav's Event."""
@@ -341,6 +382,7 @@ class Radicale:
     root: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    _stderr: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -357,13 +399,13 @@ class Radicale:
         return cls(root, free_port())
 
     def start(self) -> None:
+        self._stderr = self._stderr or open(self.log, "ab")  # noqa: SIM115 - closed in remove()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "radicale", "--config", "", "--server-hosts", f"127.0.0.1:{self.port}",
              "--auth-type", "htpasswd", "--auth-htpasswd-filename", str(self.root / "users"),
              "--auth-htpasswd-encryption", "plain", "--auth-delay", "0",
              "--storage-filesystem-folder", str(self.root / "collections")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.log, "ab"),  # noqa: SIM115 - the child keeps it
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
         )
         wait_for_port(self.port, self.process, self.log, "radicale")
 
@@ -372,8 +414,12 @@ class Radicale:
             stop_process(self.process)
 
     def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            if self._stderr is not None:
+                self._stderr.close()
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def add_user(self, password: str | None = None) -> CaldavAccount:
         n = next(_serial)
@@ -412,10 +458,12 @@ def radicale() -> Iterator[Radicale]:
 
 
 @pytest.fixture
-def caldav_account(radicale: Radicale) -> CaldavAccount:
+def caldav_account(radicale: Radicale) -> Iterator[CaldavAccount]:
+    """A fresh user on the session's Radicale, with an empty calendar named "Work"."""
     account = radicale.add_user()
     account.calendar = account.make_calendar("Work")
-    return account
+    yield account
+    account.close()
 
 
 def _importable(name: str) -> bool:

@@ -22,7 +22,7 @@ from mailbox_contract import MailboxContract, T0, draft, raw_mail
 from servers import ImapAccount, free_port
 
 
-def make_mailbox(account: ImapAccount, home: Path, store_password: bool = True, **overrides: str) -> ImapMailbox:
+def make_mailbox(account: ImapAccount, home: Path, store_password: bool = True, **overrides: object) -> ImapMailbox:
     home.mkdir(parents=True, exist_ok=True)
     path = write_config(
         home, 'kind = "ics"\npath = "/dev/null"', account.mailbox_toml(**overrides), extra='[secrets]\nbackend = "file"'
@@ -264,7 +264,7 @@ def test_missing_password_names_the_command_to_run(imap_account: ImapAccount, tm
 
 def test_password_command_is_used_and_a_failing_one_is_clear(imap_account: ImapAccount, tmp_path: Path) -> None:
     good = make_mailbox(imap_account, tmp_path / "a", store_password=False,
-                        password_command=f"printf '%s\\\\n' '{imap_account.password}'")
+                        password_command=f"printf '%s\\n' '{imap_account.password}'")
     assert good.locate("<x@example.org>") is None
     good.close()
     bad = make_mailbox(imap_account, tmp_path / "b", store_password=False, password_command="echo nope >&2; exit 3")
@@ -274,7 +274,7 @@ def test_password_command_is_used_and_a_failing_one_is_clear(imap_account: ImapA
 
 def test_a_server_that_is_down_is_transient_and_named(imap_account: ImapAccount, tmp_path: Path) -> None:
     port = free_port()
-    mailbox = make_mailbox(imap_account, tmp_path / "home", port=port)  # type: ignore[arg-type]
+    mailbox = make_mailbox(imap_account, tmp_path / "home", port=port)
     with pytest.raises(TransientError, match=f"127.0.0.1:{port}"):
         mailbox.changes(None, T0)
 
@@ -285,12 +285,12 @@ def test_tls_certificates_are_verified(
     server = imap_account.server
     if server.cafile is None:
         pytest.skip("no openssl to make a certificate")
-    untrusted = make_mailbox(imap_account, tmp_path / "a", security="tls", port=server.tls_port)  # type: ignore[arg-type]
+    untrusted = make_mailbox(imap_account, tmp_path / "a", security="tls", port=server.tls_port)
     with pytest.raises(BackendError, match="certificate of IMAP server 127.0.0.1.*cannot be verified"):
         untrusted.locate("<x@example.org>")
     monkeypatch.setenv("SSL_CERT_FILE", str(server.cafile))
     for home, overrides in (("b", {"security": "tls", "port": server.tls_port}), ("c", {"security": "starttls"})):
-        mailbox = make_mailbox(imap_account, tmp_path / home, host="localhost", **overrides)  # type: ignore[arg-type]
+        mailbox = make_mailbox(imap_account, tmp_path / home, host="localhost", **overrides)
         assert mailbox.locate("<x@example.org>") is None
         mailbox.close()
 
@@ -331,6 +331,7 @@ def test_watch_reconnects_after_the_server_drops_the_connection(harness: ImapHar
         # It reconnects at once and wakes the daemon: mail may have come while it was away.
         assert woken.wait(timeout=20), "no wake-up after reconnecting"
         woken.clear()
+        harness.client.shutdown()  # kicked too
         harness.client = harness.account.connect()
         harness.deliver(raw_mail(message_id="<two@acme.io>"), T0)
         assert woken.wait(timeout=20), "no wake-up for new mail after reconnecting"
