@@ -359,3 +359,14 @@ def test_idle_is_renewed_without_losing_news(harness: ImapHarness, monkeypatch: 
         assert woken.wait(timeout=20), "a message that came while IDLE was being renewed was missed"
     finally:
         stop()
+
+
+def test_watch_on_a_server_that_is_down_keeps_trying_and_stops_at_once(
+    imap_account: ImapAccount, tmp_path: Path
+) -> None:
+    mailbox = make_mailbox(imap_account, tmp_path / "home", port=free_port())
+    stop = mailbox.watch(lambda: None)
+    assert stop is not None, "push may work once the server is back"
+    assert [t for t in threading.enumerate() if t.name == "followupd-imap-idle"]
+    stop()
+    assert [t for t in threading.enumerate() if t.name == "followupd-imap-idle"] == []

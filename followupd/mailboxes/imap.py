@@ -397,17 +397,17 @@ class ImapMailbox(Mailbox):
     # ------------------------------------------------------------ push
 
     def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:
-        try:
-            with self._session() as client:
-                if not client.has_capability("IDLE"):
-                    log.info("%s does not support IDLE; new mail is noticed at the next poll", self.where)
-                    return None
-        except FollowupdError as exc:
-            log.debug("cannot check IDLE support now (%s); the watcher will", exc)
+        # The watcher has a connection of its own: this one belongs to the passes, which
+        # may run in another thread.
         from followupd.mailboxes.imap_idle import Watcher
 
         watcher = Watcher(self.settings, lambda: connect(self.settings, password(self.settings, self.secrets)), wake)
         watcher.start()
+        # Its first login tells whether the server can IDLE; if the server is down now,
+        # the watcher keeps trying and finds out later.
+        watcher.decided.wait(self.settings.timeout.total_seconds() + 5)
+        if watcher.idle_supported is False:
+            return None
         return watcher.stop
 
 

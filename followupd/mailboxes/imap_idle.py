@@ -39,6 +39,8 @@ class Watcher:
         self._connect = connect
         self._wake = wake
         self._stopped = threading.Event()
+        self.decided = threading.Event()  # set once the first login was tried
+        self.idle_supported: bool | None = None
         self._signal_r, self._signal_w = socket.socketpair()
         self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
 
@@ -62,9 +64,13 @@ class Watcher:
                     if not failing:
                         log.warning("IDLE on %s: %s; retrying with backoff", self.where, exc)
                     failing = True
+                    self.decided.set()
                 else:
                     try:
-                        if not client.has_capability("IDLE"):
+                        with translated(self.settings):
+                            self.idle_supported = client.has_capability("IDLE")
+                        self.decided.set()
+                        if not self.idle_supported:
                             log.info("%s does not support IDLE; new mail is noticed at the next poll", self.where)
                             return
                         with translated(self.settings):
@@ -90,6 +96,7 @@ class Watcher:
                         break
                     delay = min(max(delay * 2, 1.0), MAX_BACKOFF)
         finally:
+            self.decided.set()
             self._signal_r.close()
             self._signal_w.close()
 
