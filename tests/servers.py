@@ -5,7 +5,9 @@ session (a start costs little, a stop about a second) and is stopped by PID, als
 when a test fails. Every test gets its own account (an IMAP user with a fresh
 Maildir, a CalDAV user with a fresh calendar), so tests never see each other's data.
 
-Missing servers skip the tests locally and fail them in CI (see conftest.need).
+Dovecot runs as root (its mail processes then switch to nobody) or, rootless, as
+the current user. Missing servers skip the tests locally and fail them in CI (see
+conftest.need).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import grp
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -32,7 +36,7 @@ from conftest import need
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"
-NOBODY = 65534  # Dovecot will not run mail processes as root: the mail belongs to nobody
+NOBODY = 65534  # as root, Dovecot's mail processes run as nobody (never as root)
 START_TIMEOUT = 15.0
 _serial = itertools.count(1)
 
@@ -191,7 +195,8 @@ class Dovecot:
             (root / sub).mkdir()
         mail = root / "mail"
         mail.mkdir()
-        os.chown(mail, NOBODY, NOBODY)
+        if os.geteuid() == 0:
+            os.chown(mail, NOBODY, NOBODY)
         (root / "users").mkdir(mode=0o755)
         cert = _self_signed(root)
         server.cafile = cert[0] if cert else None
@@ -206,8 +211,19 @@ class Dovecot:
             imaps = f"  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.tls_port}\n    ssl = yes\n  }}\n"
         else:
             ssl, imaps = "ssl = no\n", "  inet_listener imaps {\n    port = 0\n  }\n"
+        if os.geteuid() == 0:
+            uid, gid, rootless, chroot = NOBODY, NOBODY, "", ""
+        else:
+            # Without root, every Dovecot process runs as us, and nothing can chroot.
+            uid, gid = os.getuid(), os.getgid()
+            user, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
+            rootless = (
+                f"default_internal_user = {user}\ndefault_internal_group = {group}\n"
+                f"default_login_user = {user}\nfirst_valid_uid = {uid}\nfirst_valid_gid = {gid}\n"
+            )
+            chroot = "  chroot =\n"
         return f"""\
-base_dir = {r}/run
+{rootless}base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 protocols = imap
@@ -218,7 +234,7 @@ auth_mechanisms = plain login
 # slow every later login from 127.0.0.1 by seconds).
 auth_failure_delay = 0
 service anvil {{
-  unix_listener anvil-auth-penalty {{
+{chroot}  unix_listener anvil-auth-penalty {{
     mode = 0
   }}
 }}
@@ -230,10 +246,10 @@ passdb {{
 userdb {{
   driver = passwd-file
   args = {r}/users/%u
-  default_fields = uid={NOBODY} gid={NOBODY} home={r}/mail/%u
+  default_fields = uid={uid} gid={gid} home={r}/mail/%u
 }}
 service imap-login {{
-  inet_listener imap {{
+{chroot}  inet_listener imap {{
     address = 127.0.0.1
     port = {self.port}
   }}
@@ -300,7 +316,6 @@ namespace inbox {{
 
 def _have_dovecot() -> None:
     need(os.path.exists(DOVECOT), "Dovecot is not installed (apt install dovecot-imapd)")
-    need(os.geteuid() == 0, "the Dovecot fixture runs Dovecot as root (it needs to switch to uid nobody)")
 
 
 @pytest.fixture(scope="session")
