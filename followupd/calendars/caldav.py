@@ -74,9 +74,11 @@ def translated(settings: CaldavCalendar) -> Iterator[None]:
         raise BackendError(f"CalDAV server {server} has nothing at {settings.url}; check [calendar] url") from None
     except error.DAVError as exc:
         status = exc.status or 0
-        if status >= 500 or status == 429 or exc.status is None:
+        if status >= 500 or status == 429:
             raise TransientError(f"CalDAV server {server} failed: {_reason(exc)}; will retry") from None
-        raise BackendError(f"CalDAV server {server} refused a request: {_reason(exc)}") from None
+        raise BackendError(
+            f"CalDAV server {server} refused a request: {_reason(exc)}; check [calendar] url"
+        ) from None
     except OSError as exc:  # requests' and niquests' RequestException are OSErrors too
         if _is_certificate_error(exc):
             raise BackendError(
