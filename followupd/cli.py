@@ -197,6 +197,8 @@ def _run(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-de
     notify = Notifier(config.notify.command)
     with opened(config, clock) as (_store, engine):
         report = engine.run_pass()
+    for message in report.repeated:  # the daemon logs an outage once; a one-off run always says why
+        log.warning("still failing: %s", message)
     for notice in report.notices:
         notify(notice)
     return report.exit_code

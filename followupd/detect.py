@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.utils import getaddresses
 
 from followupd.config import Detect, Me
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
@@ -120,13 +119,29 @@ def _person(who: Attendee) -> bool:
     return not domain.endswith(_SERVICE_DOMAINS) and not _SERVICE_LOCALS.match(local)
 
 
+_ANGLED = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+)\s*>")
+# The look-behind makes every match start at the beginning of a run of address
+# characters, so hostile text (a 4,000-character word, say) is scanned in linear time.
+_BARE = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 def _addresses_in(text: str) -> list[tuple[str | None, str]]:
-    candidates = re.findall(r"(?:[^\s<>,;:]+(?:\s+[^\s<>,;:@]+)*\s*)?<[^<>\s]+@[^<>\s]+>|[^\s<>,;:()\"']+@[^\s<>,;:()\"']+", text)
+    """`Name <addr>` and bare addresses written in free text, in order of appearance."""
+    found: list[tuple[int, str | None, str]] = []
+    taken: list[tuple[int, int]] = []
+    for match in _ANGLED.finditer(text):
+        before = text[max(0, match.start() - 120) : match.start()]
+        name = re.split(r"[,;\n>(]", before)[-1]
+        found.append((match.start(), _trailing_name(name), match.group(1)))
+        taken.append(match.span())
+    for match in _BARE.finditer(text):
+        if not any(start <= match.start() < end for start, end in taken):
+            found.append((match.start(), None, match.group(0)))
     result = []
-    for name, email in getaddresses(candidates):
+    for _, name, email in sorted(found, key=lambda f: f[0]):
         email = email.strip().strip(".").lower()
         if _ADDRESS.match(email) and _person(Attendee(email)):
-            result.append((_trailing_name(name), email))
+            result.append((name, email))
     return result
 
 

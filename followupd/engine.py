@@ -60,6 +60,7 @@ class PassReport:
     now: datetime
     notices: list[Notice] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
+    repeated: list[str] = field(default_factory=list)  # problems already logged by an earlier pass
     drafted: int = 0
 
     @property
@@ -156,6 +157,7 @@ class Engine:
                 report.notices.append(Notice("reauthorise", message))
         else:
             log.debug("still failing: %s", message)
+            report.repeated.append(message)
 
     def _drop_mailbox(self) -> None:
         if self._mailbox is not None:

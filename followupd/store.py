@@ -410,7 +410,8 @@ class Store:
         return [Health(c, k, p, datetime.fromisoformat(s)) for c, k, p, s in rows]
 
     def set_health(self, component: str, kind: str, problem: str, now: datetime) -> bool:
-        """Record a problem; return True if it is new (so it is logged once, not every pass)."""
+        """Record a problem; return True if it is news: a new problem, or a different one
+        for the same component (so an outage is logged once, not every pass)."""
         with self.transaction() as db:
             row = db.execute("SELECT kind, problem FROM health WHERE component = ?", (component,)).fetchone()
             if row is not None and tuple(row) == (kind, problem):
@@ -419,7 +420,7 @@ class Store:
                 "INSERT OR REPLACE INTO health VALUES (?, ?, ?, COALESCE((SELECT since FROM health WHERE component = ? AND kind = ?), ?))",
                 (component, kind, problem, component, kind, _ts(now)),
             )
-            return row is None or row[0] != kind
+            return True
 
     def clear_health(self, component: str) -> bool:
         """Forget a problem; return True if there was one (so recovery is logged once)."""

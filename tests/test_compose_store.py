@@ -125,7 +125,8 @@ def test_every_state_change_is_recorded(tmp_path: Path) -> None:
 def test_health_is_reported_once_per_outage(tmp_path: Path) -> None:
     store = Store.open(tmp_path, NOW)
     assert store.set_health("mailbox", "transient", "down", NOW) is True
-    assert store.set_health("mailbox", "transient", "still down", NOW + timedelta(minutes=5)) is False
+    assert store.set_health("mailbox", "transient", "down", NOW + timedelta(minutes=5)) is False
+    assert store.set_health("mailbox", "transient", "down differently", NOW + timedelta(minutes=9)) is True
     assert store.health()[0].since == NOW
     assert store.clear_health("mailbox") is True
     assert store.clear_health("mailbox") is False

@@ -111,7 +111,8 @@ def test_generated_hostile_events_never_break_a_pass(tmp_path: Path, events: tup
     for event in events:
         source.put(event)
     good = Event("good", None, "Interview: Engineer at Acme", "", START, START + timedelta(hours=1),
-                 organizer=Attendee("jane@acme.io", "Jane Doe", Partstat.ACCEPTED))
+                 organizer=Attendee("jane@acme.io", "Jane Doe", Partstat.ACCEPTED),
+                 attendees=(Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),))
     source.put(good)
     mailbox = _Recording()
     engine = Engine(config, store, clock, calendar=lambda: source, mailbox=lambda: mailbox)
