@@ -13,9 +13,9 @@ conftest.need).
 from __future__ import annotations
 
 import contextlib
+import grp
 import itertools
 import json
-import grp
 import os
 import pwd
 import re

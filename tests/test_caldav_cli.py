@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, write_config
 from followupd.secrets import SecretStore
+
+from conftest import Cli, write_config
 from ics import calendar, vevent
 from mailbox_contract import raw_mail
 from servers import CaldavAccount, ImapAccount, Radicale

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_config
 from followupd import config as config_module
 from followupd.calendars import TimeRange
 from followupd.calendars.caldav import CaldavSource
 from followupd.errors import AuthError, BackendError, TransientError
 from followupd.secrets import SecretStore
+
+from conftest import write_config
 from ics import calendar, vevent
 from servers import CaldavAccount, Radicale, free_port
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO, Cli, write_config
 from ics import calendar, vevent
 from maildir_user import drafts

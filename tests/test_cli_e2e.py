@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from conftest import Cli
 from ics import calendar, vevent
 from maildir_user import deliver, drafts, edit, mail, only_draft, send

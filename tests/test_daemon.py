@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Cli, write_config
-from ics import calendar, vevent
 
 from followupd.errors import EXIT_CONFIG, EXIT_ERROR
+
+from conftest import Cli, write_config
+from ics import calendar, vevent
 
 # Business hours around the clock and a window opening seconds after the interview,
 # so a follow-up's due_at is exactly end + after.

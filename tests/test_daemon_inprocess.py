@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import write_config
-from ics import calendar, vevent
 
 from followupd import config as config_module
 from followupd.app import secret_store
@@ -26,6 +24,9 @@ from followupd.engine import Engine
 from followupd.mailboxes.maildir import MaildirMailbox
 from followupd.sdnotify import SystemdNotifier
 from followupd.store import Store
+
+from conftest import write_config
+from ics import calendar, vevent
 
 WINDOW = """
 [window]

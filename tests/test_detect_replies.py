@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from maildir_user import mail
 
 from followupd.config import Detect, Me
 from followupd.detect import Detector
 from followupd.mailboxes.parse import message_info
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
 from followupd.replies import not_a_reply, reply_to_interview
+
+from maildir_user import mail
 
 ME = Me(name="Ada Lovelace", email="ada@example.org", aliases=("ada@home.example",), timezone=ZoneInfo("UTC"))
 START = datetime(2026, 11, 4, 14, tzinfo=UTC)

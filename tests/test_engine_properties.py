@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from conftest import write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from maildir_user import mail
 
 from followupd import config as config_module
 from followupd.calendars.memory import MemoryCalendar
@@ -20,6 +18,9 @@ from followupd.engine import Engine
 from followupd.mailboxes.memory import MemoryMailbox
 from followupd.model import Attendee, Event, Partstat, ThreadHint
 from followupd.store import Store
+
+from conftest import write_config
+from maildir_user import mail
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from followupd.mailboxes.gmail import GmailMailbox
+
 from google_emulator import Emulator
 from google_emulator.fixtures import emulator, google_config, signed_in  # noqa: F401 - fixture
 from mailbox_contract import T0, MailboxContract, draft, raw_mail
-
-from followupd.mailboxes.gmail import GmailMailbox
 
 
 class GmailHarness:

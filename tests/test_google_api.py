@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
+from followupd.google.api import _retry_after
+
 from google_emulator import Emulator
 from google_emulator.fixtures import emulator, google_config, signed_in  # noqa: F401
-
-from followupd.google.api import _retry_after
 
 
 def test_each_thread_gets_its_own_http(tmp_path: Path, emulator: Emulator) -> None:  # noqa: F811

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from conftest import Cli
 from google_emulator import Emulator
 from google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401

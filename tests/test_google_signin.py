@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
 from conftest import Cli
 from google_emulator import ALL_SCOPES, Emulator
 from google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401

@@ -19,16 +19,17 @@ import icalendar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Cli, write_config
 from followupd import config as config_module
+from followupd.calendars import TimeRange
 from followupd.calendars.ical import events_in
 from followupd.calendars.memory import MemoryCalendar
-from followupd.calendars import TimeRange
 from followupd.clock import FixedClock
 from followupd.engine import Engine
 from followupd.mailboxes.memory import MemoryMailbox
 from followupd.model import Attendee, Cutype, Event, Partstat, ThreadHint
 from followupd.store import Store
+
+from conftest import Cli, write_config
 from ics import calendar, vevent
 from maildir_user import deliver, drafts
 

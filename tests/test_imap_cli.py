@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from conftest import Cli, write_config
 from followupd.secrets import SecretStore
+
+from conftest import Cli, write_config
 from ics import calendar, vevent
 from mailbox_contract import raw_mail
 from servers import Dovecot, ImapAccount

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from conftest import write_config
 from followupd import config as config_module
 from followupd.errors import AuthError, BackendError, TransientError
 from followupd.mailboxes.imap import ImapMailbox, part_types
 from followupd.model import DraftState
 from followupd.replies import not_a_reply
 from followupd.secrets import SecretStore
-from mailbox_contract import MailboxContract, T0, draft, raw_mail
+
+from conftest import write_config
+from mailbox_contract import T0, MailboxContract, draft, raw_mail
 from servers import ImapAccount, free_port
 
 

@@ -7,12 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import make_maildir, write_config
-from mailbox_contract import T0, MailboxContract, raw_mail
 
 from followupd import config as config_module
 from followupd.errors import BackendError
 from followupd.mailboxes.maildir import MaildirMailbox
+
+from conftest import make_maildir, write_config
+from mailbox_contract import T0, MailboxContract, raw_mail
 
 
 class MaildirHarness:

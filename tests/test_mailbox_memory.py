@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from mailbox_contract import MailboxContract
 
 from followupd.mailboxes.memory import MemoryMailbox
 from followupd.mailboxes.parse import message_info
+
+from mailbox_contract import MailboxContract
 
 
 class MemoryHarness:

@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import need
 
 from followupd.daemon import STOP_DEADLINE
 from followupd.errors import EXIT_CONFIG
+
+from conftest import need
 
 REPO = Path(__file__).resolve().parent.parent
 USER_UNIT = REPO / "systemd/followupd.service"

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
     from imapclient import IMAPClient
 
-    from followupd.config import Config, ImapMailbox as ImapSettings
+    from followupd.config import Config
+    from followupd.config import ImapMailbox as ImapSettings
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)
