@@ -23,7 +23,7 @@ from ics import calendar, vevent
 KILLS = int(os.environ.get("FOLLOWUPD_CRASH_KILLS", "200"))
 # The Gmail and IMAP runs talk to a server on every pass; CI runs fewer kills there
 # (docs/reliability.md has the figures of a larger run by hand).
-GMAIL_KILLS = int(os.environ.get("FOLLOWUPD_CRASH_KILLS_REMOTE", "100"))
+REMOTE_KILLS = int(os.environ.get("FOLLOWUPD_CRASH_KILLS_REMOTE", "100"))
 SEED = int(os.environ.get("FOLLOWUPD_CRASH_SEED", "20261125"))
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
@@ -133,7 +133,7 @@ def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
 
         tally = trials(
             seed=SEED,
-            count=GMAIL_KILLS,
+            count=REMOTE_KILLS,
             max_events=_events_in_a_full_pass(world),
             world=world,
             drafts_of=drafts_of,
@@ -141,4 +141,43 @@ def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
         )
     print(f"\ngmail: {tally}")
     assert tally.failures == []
-    assert tally.kills >= GMAIL_KILLS and tally.gap_kills > 0
+    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
+
+
+def test_sigkill_anywhere_on_imap(tmp_path: Path, dovecot) -> None:  # type: ignore[no-untyped-def]
+    from followupd.secrets import SecretStore
+
+    preload("followupd.mailboxes.imap", "imapclient")
+    accounts: dict[int, object] = {}
+
+    def mailbox(n: int, home: Path) -> str:
+        account = accounts.setdefault(n, dovecot.add_user())  # a fresh Dovecot user per trial
+        SecretStore("file", home / "state").set("imap", account.username, account.password)
+        return account.mailbox_toml()
+
+    world = _world_factory(tmp_path / "worlds", mailbox, '[secrets]\nbackend = "file"\n')
+
+    def drafts_of(n: int, ids: list[str]) -> dict[str, int]:
+        client = accounts[n].connect()  # type: ignore[attr-defined]
+        try:
+            client.select_folder("Drafts", readonly=True)
+            counts = {}
+            for mid in ids:
+                found = client.search(["NOT", "DELETED", "HEADER", "Message-ID", mid])
+                if found:
+                    counts[mid] = len(found)
+            return counts
+        finally:
+            accounts[n].close()  # type: ignore[attr-defined]
+
+    tally = trials(
+        seed=SEED,
+        count=REMOTE_KILLS,
+        max_events=_events_in_a_full_pass(world),
+        world=world,
+        drafts_of=drafts_of,
+        expected_ids=_expected,
+    )
+    print(f"\nimap: {tally}")
+    assert tally.failures == []
+    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
