@@ -1,0 +1,44 @@
+"""A reply appended to INBOX on a real Dovecot stops the sequence through IMAP IDLE,
+long before the (one hour) poll would have run another pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from followupd.secrets import SecretStore
+
+from conftest import Cli, write_config
+from ics import calendar, vevent
+from mailbox_contract import raw_mail
+from servers import ImapAccount
+from test_daemon import SOON, DaemonProcess, start  # noqa: F401 - the fixture
+
+
+def test_reply_through_idle_stops_the_sequence(
+    home: Path, imap_account: ImapAccount, start: Callable[..., DaemonProcess]  # noqa: F811
+) -> None:
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    (home / "calendar.ics").write_text(
+        calendar(vevent("idle-1@test", end - timedelta(hours=1), end, organizer="Jane Doe <jane.doe@acme.io>"))
+    )
+    config = write_config(
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        imap_account.mailbox_toml(),
+        SOON.format(after="1s", before="1h") + '\n[secrets]\nbackend = "file"\n',
+    )
+    SecretStore("file", home / "state").set("imap", imap_account.username, imap_account.password)
+    cli = Cli(home, config)
+    daemon = start(cli, "-v")
+    daemon.wait_for(r"thank-you draft created")
+    daemon.wait_for(r"pushes new mail")
+
+    client = imap_account.connect()
+    client.append("INBOX", raw_mail(sender="Jane Doe <jane.doe@acme.io>", subject="Re: Thank you"))
+    # The poll is an hour away and no due job is left: only the push can run this pass.
+    daemon.wait_for(r"pass \(new mail\)[\s\S]*reply from jane\.doe@acme\.io", timeout=20)
+    assert daemon.stop() == 0
+    assert cli.step("idle-1@test")["state"] == "replied"
+    assert cli.step("idle-1@test", "check-in")["state"] == "replied"
