@@ -131,7 +131,7 @@ def _addresses_in(text: str) -> list[tuple[str | None, str]]:
     taken: list[tuple[int, int]] = []
     for match in _ANGLED.finditer(text):
         before = text[max(0, match.start() - 120) : match.start()]
-        name = re.split(r"[,;\n>(]", before)[-1]
+        name = re.split(r"[,;:\n>(]", before)[-1]
         found.append((match.start(), _trailing_name(name), match.group(1)))
         taken.append(match.span())
     for match in _BARE.finditer(text):
