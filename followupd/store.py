@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import json
 import logging
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from followupd.errors import FollowupdError
+from followupd.errors import FollowupdError, TransientError
 from followupd.model import Contact, Interview, State
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,38 @@ class Health:
 
 
 class StoreError(FollowupdError):
-    pass
+    """The state database cannot be opened or read."""
+
+
+class StoreWriteError(StoreError, TransientError):
+    """The state database cannot be written (disk full, read-only, locked). Nothing is
+    lost: the transaction was rolled back, and the next pass after the cause is gone
+    carries on from the last committed state."""
+
+
+def _write_error(path: Path, exc: sqlite3.Error | OSError) -> StoreWriteError:
+    text = str(exc).lower()
+    if "i/o" in text and _no_space(path.parent):
+        text = "full"  # SQLite reports a failed WAL write on a full disk as an I/O error
+    if "full" in text or "no space" in text:
+        why = "the disk is full; free some space"
+    elif "readonly" in text or "read-only" in text:
+        why = "it is read-only; make it writable"
+    elif "locked" in text or "busy" in text:
+        why = "another program holds it locked"
+    else:
+        why = f"{exc}"
+    return StoreWriteError(
+        f"cannot write the state database {path}: {why}. Nothing is lost; followupd carries on "
+        "when it can write again"
+    )
+
+
+def _no_space(directory: Path) -> bool:
+    try:
+        return os.statvfs(directory).f_bavail == 0
+    except OSError:
+        return False
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -176,10 +208,14 @@ class Store:
                 db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             db.row_factory = sqlite3.Row
+        except sqlite3.OperationalError as exc:
+            raise _write_error(path, exc) from None
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the state database {path}: {exc}") from None
         except OSError as exc:
-            raise StoreError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
+            if exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+                raise _write_error(path, exc) from None
+            raise StoreError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
         store = cls(db, path)
         if not readonly:
             store._migrate(now)
@@ -221,14 +257,30 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _write_error(self.path, exc) from None
         try:
             yield self.db
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise _write_error(self.path, exc) from None
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
-        else:
+        try:
             self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise _write_error(self.path, exc) from None
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.debug("rollback failed", exc_info=True)
 
     # ------------------------------------------------------------ interviews
 
@@ -436,8 +488,13 @@ class PassLock:
         self._fd: int | None = None
 
     def acquire(self, wait: bool = True) -> bool:
-        _private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            _private_dir(self.path.parent)
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+                raise _write_error(self.path, exc) from None
+            raise StoreError(f"cannot use the state directory {self.path.parent}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)
+# googleapiclient warns about every 403/429 it sees, even with its own retries off;
+# we retry ourselves and say once what went wrong, so its chatter only repeats us.
+logging.getLogger("googleapiclient.http").setLevel(logging.ERROR)
 
 # name -> (discovery name, version, what users call it, Google's host, path under [google] endpoint)
 SERVICES = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email.message
 import email.policy
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -49,6 +50,7 @@ class Fault:
     reason: str | None = None
     delay: float = 0.0
     after: bool = False  # fail after doing the work (the client cannot tell whether it happened)
+    reset: bool = False  # do the work, then drop the connection halfway through the answer
 
 
 class Emulator:
@@ -108,6 +110,11 @@ class Emulator:
              reason: str | None = None, after: bool = False) -> None:
         with self.lock:
             self.faults.append(Fault(method, times, status, retry_after, reason, after=after))
+
+    def reset(self, method: str, times: int = 1) -> None:
+        """Answer `method` with half a response, then close the connection (a reset mid-response)."""
+        with self.lock:
+            self.faults.append(Fault(method, times, reset=True))
 
     def slow(self, method: str, seconds: float, times: int = 1) -> None:
         with self.lock:
@@ -234,7 +241,10 @@ class Emulator:
             return failure.code, out, json.dumps(failure.body()).encode()
         if status == 204 or answer is None:
             return 204, {}, b""
-        return status, {"Content-Type": "application/json; charset=UTF-8"}, json.dumps(answer).encode()
+        out = {"Content-Type": "application/json; charset=UTF-8"}
+        if fault is not None and fault.reset:
+            out[_RESET] = "1"
+        return status, out, json.dumps(answer).encode()
 
     def _take_fault(self, short: str) -> Fault | None:
         for fault in self.faults:
@@ -266,6 +276,9 @@ def _injected(fault: Fault) -> ApiFailure:
     return ApiFailure(fault.status, _fault_message(fault.status), fault.reason or "", headers=extra)
 
 
+_RESET = "X-Emulator-Reset"  # internal: tells the handler to cut the answer short
+
+
 def _fault_message(status: int) -> str:
     return {
         429: "Too many concurrent requests for user",
@@ -286,12 +299,19 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         emulator: Emulator = self.server.emulator  # type: ignore[attr-defined]
         status, out, payload = emulator.handle(self.command, self.path, headers, body)
+        reset = out.pop(_RESET, None) is not None
         try:
             self.send_response(status)
             for key, value in out.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if reset:
+                self.wfile.write(payload[: len(payload) // 2])
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test): nothing to answer to
