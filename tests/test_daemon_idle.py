@@ -12,7 +12,7 @@ from followupd.secrets import SecretStore
 from conftest import Cli, write_config
 from ics import calendar, vevent
 from mailbox_contract import raw_mail
-from servers import ImapAccount
+from servers import Dovecot, ImapAccount
 from test_daemon import SOON, DaemonProcess, start  # noqa: F401 - the fixture
 
 
@@ -42,3 +42,38 @@ def test_reply_through_idle_stops_the_sequence(
     assert daemon.stop() == 0
     assert cli.step("idle-1@test")["state"] == "replied"
     assert cli.step("idle-1@test", "check-in")["state"] == "replied"
+
+
+def test_dovecot_restart_while_idling(
+    home: Path, own_dovecot: Dovecot, start: Callable[..., DaemonProcess]  # noqa: F811
+) -> None:
+    """The server goes away under the IDLE connection and comes back: the daemon stays
+    up, says so once, reconnects by itself and still sees the reply."""
+    account = own_dovecot.add_user()
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    (home / "calendar.ics").write_text(
+        calendar(vevent("idle-2@test", end - timedelta(hours=1), end, organizer="Jane Doe <jane.doe@acme.io>"))
+    )
+    config = write_config(
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        account.mailbox_toml(),
+        SOON.format(after="1s", before="1h") + '\n[secrets]\nbackend = "file"\n',
+    )
+    SecretStore("file", home / "state").set("imap", account.username, account.password)
+    cli = Cli(home, config)
+    daemon = start(cli)
+    daemon.wait_for(r"thank-you draft created")
+    daemon.wait_for(r"pushes new mail")
+
+    own_dovecot.stop()
+    daemon.wait_for(r"IDLE on .* stopped", timeout=40)
+    own_dovecot.start()
+    daemon.wait_for(r"IDLE on .* works again", timeout=30)
+    assert daemon.proc.poll() is None
+    assert daemon.text.count("IDLE on") <= 3  # stopped, works again: said once each
+
+    account.connect().append("INBOX", raw_mail(sender="Jane Doe <jane.doe@acme.io>", subject="Re: Thank you"))
+    daemon.wait_for(r"reply from jane\.doe@acme\.io", timeout=20)
+    assert daemon.stop() == 0
+    assert cli.step("idle-2@test")["state"] == "replied"
