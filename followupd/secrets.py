@@ -63,11 +63,23 @@ class SecretStore:
     def where(self) -> str:
         return str(self.file) if self.backend == "file" else "the system keyring"
 
-    @staticmethod
-    def _keyring():  # type: ignore[no-untyped-def]
+    def _keyring(self):  # type: ignore[no-untyped-def]
         import keyring
+        import keyring.core
         import keyring.errors
 
+        # A backend the user chose (PYTHON_KEYRING_BACKEND, keyringrc.cfg) is theirs to
+        # choose. One keyring merely fell back to is refused if it keeps secrets in
+        # plain text or drops them: that is the silent fallback we promise never to make.
+        if keyring.core.load_env() is None and keyring.core.load_config() is None:
+            backend = keyring.get_keyring()
+            if _unsafe(backend):
+                raise self._no_keyring(
+                    keyring.errors.NoKeyringError(
+                        f"the only one available, {type(backend).__module__}.{type(backend).__name__}, "
+                        "stores secrets unencrypted or not at all"
+                    )
+                )
         return keyring
 
     @staticmethod
@@ -108,6 +120,14 @@ class SecretStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _unsafe(backend: object) -> bool:
+    inner = getattr(backend, "backends", None)
+    if inner is not None:  # keyring's chainer: unsafe if every backend in it is
+        return all(_unsafe(b) for b in inner)
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    return name.startswith(("keyring.backends.fail", "keyring.backends.null")) or "Plaintext" in name
 
 
 def run_password_command(command: str, where: str, timeout: float = 60) -> str:
