@@ -248,3 +248,73 @@ def test_read_only_state_dir_loses_nothing_and_recovers(home: Path) -> None:
         cli.run((DUE + timedelta(minutes=5)).isoformat())
         assert cli.step("f1")["state"] == "drafted"
         assert len(drafts(home / "Mail")) == 1
+
+
+# ---------------------------------------------------------------- Google Calendar and an ICS feed
+
+
+def test_google_calendar_faults(home: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    from followupd.calendars.google import GoogleCalendarSource
+    from followupd.google import credentials
+    from followupd.google.api import GoogleApi
+
+    from google_emulator.fixtures import gevent
+
+    config_path = google_config(home, emulator, calendar="google", mailbox="maildir")
+    config = config_module.load(config_path)
+    secrets = secret_store(config)
+    credentials.save(secrets, ACCOUNT, credentials.Grant.from_info(emulator.grant()))
+    emulator.put_event(gevent("f1", "Backend Engineer interview at Acme", START))
+    runner = Runner(config_path, calendar=lambda: GoogleCalendarSource(
+        config, secrets, api=GoogleApi(config, secrets, sleep=Sleeps())))
+    emulator.now = runner.clock.now
+    try:
+        assert runner.at(START + timedelta(hours=2)).exit_code == EXIT_OK
+        emulator.fail("events.list", 503, times=10_000)
+        caplog.set_level(logging.INFO)
+        caplog.clear()
+        for moment in OUTAGE:
+            assert runner.at(moment).exit_code == EXIT_TEMPFAIL
+        # The calendar is down; the interview it already gave is still served.
+        assert runner.state() == "drafted"
+        assert said(caplog, "503") == 1
+        emulator.faults.clear()
+        caplog.clear()
+        assert runner.at(CLEARED).exit_code == EXIT_OK
+        assert sum(1 for r in caplog.records if "working again" in r.getMessage()) == 1
+    finally:
+        runner.close()
+
+
+def test_ics_feed_errors_and_garbage(home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import http.server
+    import threading
+
+    from test_cli_commands import _Handler
+
+    handler = type("Feed", (_Handler,), {"status": 200, "body": calendar(vevent("f1", START, START + timedelta(hours=1))).encode()})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        maildir = make_maildir(home / "Mail")
+        url = f"http://127.0.0.1:{server.server_address[1]}/private-token/basic.ics"
+        runner = Runner(write_config(home, f'kind = "ics"\nurl = "{url}"', f'kind = "maildir"\npath = "{maildir}"'))
+        try:
+            assert runner.at(START + timedelta(hours=2)).exit_code == EXIT_OK
+            caplog.set_level(logging.INFO)
+            for status, body, needle in ((500, b"", "HTTP 500"), (200, b"<html>login</html>", "not an iCalendar file")):
+                handler.status, handler.body = status, body
+                caplog.clear()
+                for moment in OUTAGE:
+                    runner.at(moment)
+                assert said(caplog, needle) == 1
+                assert all("private-token" not in r.getMessage() for r in caplog.records)
+            assert runner.state() == "drafted"
+            handler.status, handler.body = 200, calendar(vevent("f1", START, START + timedelta(hours=1))).encode()
+            assert runner.at(CLEARED).exit_code == EXIT_OK
+            assert runner.store.health() == []
+        finally:
+            runner.close()
+    finally:
+        server.shutdown()
+        server.server_close()
