@@ -7,6 +7,7 @@ by hand, so two days and a reply fit into a second.
 from __future__ import annotations
 
 import email
+import logging
 import email.policy
 import shutil
 import string
@@ -97,6 +98,8 @@ def run_demo(keep: Path | None = None) -> int:
 
 
 def _run(root: Path) -> None:
+    # The status tables tell the story; the engine's own log lines would repeat it.
+    logging.getLogger("followupd").setLevel(logging.ERROR)
     clock = FixedClock(datetime.now(UTC))
     config = config_module.load(build(root, clock.now()))
     zone = config.me.timezone

@@ -45,6 +45,15 @@ def _instant(day: date, at: time, zone: tzinfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
+_WHY_NOT = {
+    State.DISMISSED: "was deleted",
+    State.MISSED: "was missed",
+    State.NEEDS_CONTACT: "has nobody to write to",
+    State.CANCELLED: "was cancelled",
+    State.REPLIED: "was answered",
+}
+
+
 @dataclass(frozen=True)
 class Decision:
     """What one step should look like now; `draft` says: create its draft in this pass."""
@@ -129,7 +138,7 @@ def _derive(
         elif previous.state in (State.PLANNED, State.DRAFTING, State.DRAFTED):
             return decide(State.PLANNED, note=f"after the {previous.step} is sent")
         else:
-            return decide(State.CANCELLED, note=f"the {previous.step} was {previous.state.replace('_', ' ')}")
+            return decide(State.CANCELLED, note=f"the {previous.step} {_WHY_NOT[previous.state]}")
     if anchor is None:
         return decide(State.PLANNED, note=f"after the {previous.step} is sent" if previous else None)
 
