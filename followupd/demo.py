@@ -7,8 +7,8 @@ by hand, so two days and a reply fit into a second.
 from __future__ import annotations
 
 import email
-import logging
 import email.policy
+import logging
 import shutil
 import string
 import tempfile

@@ -12,9 +12,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from followupd.errors import AuthError, ConfigError, FollowupdError, Problem
+from followupd.errors import EXIT_OK, AuthError, ConfigError, FollowupdError, Problem
 
 SERVICE = "followupd"
 
@@ -173,3 +174,29 @@ def read_password(prompt: str) -> str:
     if not secret:
         raise FollowupdError("no password given; nothing stored")
     return secret
+
+
+def sign_in_with_password(
+    store: SecretStore,
+    kind: str,
+    section: str,
+    username: str,
+    server: str,
+    password_command: str | None,
+    login: Callable[[str], str],
+) -> int:
+    """`followupd auth imap|caldav`: get the password (password_command, else a prompt),
+    prove it with `login(password)` (which returns a detail to show, and raises AuthError
+    when refused), then store it — unless password_command provides it anyway."""
+    if password_command:
+        secret = run_password_command(password_command, section)
+    else:
+        secret = read_password(f"{kind.upper() if kind == 'imap' else 'CalDAV'} password for {username} at {server}: ")
+    detail = login(secret)
+    detail = f" ({detail})" if detail else ""
+    if password_command:
+        print(f"Logged in to {server} as {username}{detail} with {section}.password_command; nothing to store.")
+    else:
+        store.set(kind, username, secret)
+        print(f"Logged in to {server} as {username}{detail}; the password is stored in {store.where()}.")
+    return EXIT_OK

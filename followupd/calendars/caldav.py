@@ -23,8 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
 from followupd.calendars.ical import events_in, parse_calendar
-from followupd.errors import EXIT_OK, AuthError, BackendError, FollowupdError, Problem, TransientError
-from followupd.secrets import read_password, run_password_command
+from followupd.errors import AuthError, BackendError, FollowupdError, Problem, TransientError
+from followupd.secrets import run_password_command, sign_in_with_password
 
 if TYPE_CHECKING:
     import argparse
@@ -274,23 +274,15 @@ def auth_main(config: Config, args: argparse.Namespace) -> int:
     settings = config.calendar
     if not isinstance(settings, CaldavCalendar):
         raise FollowupdError(f"[calendar] kind is {settings.kind!r} in {config.path}; `auth caldav` is for kind = \"caldav\"")
-    secrets = secret_store(config)
-    if settings.password_command:
-        secret = run_password_command(settings.password_command, "calendar")
-    else:
-        secret = read_password(f"CalDAV password for {settings.username} at {_server(settings)}: ")
-    dav = client(settings, secret)
-    try:
-        with translated(settings):
-            calendars = dav.principal().get_calendars()
-    finally:
-        dav.close()
-    names = ", ".join(str(c.get_display_name() or c.url) for c in calendars) or "none yet"
-    if settings.password_command:
-        print(f"Logged in to {_server(settings)} as {settings.username} with calendar.password_command "
-              f"(calendars: {names}); nothing to store.")
-        return EXIT_OK
-    secrets.set("caldav", settings.username, secret)
-    print(f"Logged in to {_server(settings)} as {settings.username} (calendars: {names}); "
-          f"the password is stored in {secrets.where()}.")
-    return EXIT_OK
+
+    def login(secret: str) -> str:
+        dav = client(settings, secret)
+        try:
+            with translated(settings):
+                calendars = dav.principal().get_calendars()
+        finally:
+            dav.close()
+        return "calendars: " + (", ".join(str(c.get_display_name() or c.url) for c in calendars) or "none yet")
+
+    return sign_in_with_password(secret_store(config), "caldav", "calendar", settings.username, _server(settings),
+                                 settings.password_command, login)

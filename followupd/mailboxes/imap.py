@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from followupd.errors import EXIT_OK, AuthError, BackendError, FollowupdError, TransientError
+from followupd.errors import AuthError, BackendError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox, body_fingerprint
 from followupd.mailboxes.parse import message_info, parse_date
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
-from followupd.secrets import read_password, run_password_command
+from followupd.secrets import run_password_command, sign_in_with_password
 
 if TYPE_CHECKING:
     import argparse
@@ -527,15 +527,10 @@ def auth_main(config: Config, args: argparse.Namespace) -> int:
     settings = config.mailbox
     if not isinstance(settings, ImapSettings):
         raise FollowupdError(f"[mailbox] kind is {settings.kind!r} in {config.path}; `auth imap` is for kind = \"imap\"")
-    secrets = secret_store(config)
-    if settings.password_command:
-        secret = run_password_command(settings.password_command, "mailbox")
-    else:
-        secret = read_password(f"IMAP password for {settings.username} at {address(settings)}: ")
-    logout(connect(settings, secret))
-    if settings.password_command:
-        print(f"Logged in to {address(settings)} as {settings.username} with mailbox.password_command; nothing to store.")
-        return EXIT_OK
-    secrets.set("imap", settings.username, secret)
-    print(f"Logged in to {address(settings)} as {settings.username}; the password is stored in {secrets.where()}.")
-    return EXIT_OK
+
+    def login(secret: str) -> str:
+        logout(connect(settings, secret))
+        return ""
+
+    return sign_in_with_password(secret_store(config), "imap", "mailbox", settings.username, address(settings),
+                                 settings.password_command, login)
