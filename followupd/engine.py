@@ -112,13 +112,8 @@ class Engine:
         return self._mailbox
 
     def close(self) -> None:
-        for backend in (self._calendar, self._mailbox):
-            if backend is not None:
-                try:
-                    backend.close()
-                except Exception:  # noqa: BLE001 - closing must not mask the real outcome
-                    log.debug("closing %s failed", backend.label, exc_info=True)
-        self._calendar = self._mailbox = None
+        self._drop("calendar")
+        self._drop("mailbox")
 
     # ------------------------------------------------------------ the pass
 
@@ -138,12 +133,12 @@ class Engine:
         except FollowupdError as exc:
             self._problem(component, _kind(exc), f"{label}: {exc}", report)
             if component == "mailbox" and not isinstance(exc, (TransientError, AuthError)):
-                self._drop_mailbox()
+                self._drop("mailbox")
             return False
         except Exception as exc:  # noqa: BLE001 - a bug in one part must not stop the rest
             log.debug("unexpected error in the %s step", component, exc_info=True)
             self._problem(component, "error", f"{label}: unexpected {type(exc).__name__}: {exc}", report)
-            self._drop_mailbox() if component == "mailbox" else self._drop_calendar()
+            self._drop(component)
             return False
         if self.store.clear_health(component):
             log.info("%s is working again", label)
@@ -159,21 +154,16 @@ class Engine:
             log.debug("still failing: %s", message)
             report.repeated.append(message)
 
-    def _drop_mailbox(self) -> None:
-        if self._mailbox is not None:
+    def _drop(self, component: str) -> None:
+        """Close and forget a backend (after a failure, the next pass opens it afresh)."""
+        attribute = f"_{component}"
+        backend = getattr(self, attribute)
+        setattr(self, attribute, None)
+        if backend is not None:
             try:
-                self._mailbox.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self._mailbox = None
-
-    def _drop_calendar(self) -> None:
-        if self._calendar is not None:
-            try:
-                self._calendar.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self._calendar = None
+                backend.close()
+            except Exception:  # noqa: BLE001 - closing must not mask the real outcome
+                log.debug("closing %s failed", backend.label, exc_info=True)
 
     @property
     def first_step(self) -> ResolvedStep:
