@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-from followupd.errors import AuthError, ConfigError, Problem
+from followupd.errors import AuthError, ConfigError, FollowupdError, Problem
 
 SERVICE = "followupd"
 
@@ -135,3 +136,20 @@ def run_password_command(command: str, where: str, timeout: float = 60) -> str:
     if not lines or not lines[0]:
         raise AuthError(f"{where}.password_command printed nothing", hint=f"fix {where}.password_command")
     return lines[0]
+
+
+def read_password(prompt: str) -> str:
+    """For `followupd auth imap|caldav`: ask without echo on a terminal, or read one
+    line from stdin when it is piped (`pass show mail | followupd auth imap`).
+
+    getpass alone would not do: it prefers /dev/tty even when stdin is a pipe.
+    """
+    import getpass
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        secret = getpass.getpass(prompt)
+    else:
+        secret = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
+    if not secret:
+        raise FollowupdError("no password given; nothing stored")
+    return secret

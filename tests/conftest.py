@@ -119,3 +119,7 @@ def ics_cli(home: Path, maildir: Path) -> Cli:
     (home / "calendar.ics").write_text("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:x\nEND:VCALENDAR\n")
     config = write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{maildir}"')
     return Cli(home, config)
+
+
+# Dovecot and Radicale fixtures (tests/servers.py), shared by every test module.
+pytest_plugins = ("servers",)

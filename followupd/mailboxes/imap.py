@@ -1,0 +1,540 @@
+"""An IMAP mailbox (imapclient): drafts are APPENDed to Drafts, INBOX and Sent are read by UID.
+
+Nothing here changes a flag on the user's mail: every read is `BODY.PEEK` on a
+folder opened with EXAMINE. The only writes are our own drafts (APPEND) and, when
+a recruiter replied first, the removal of a draft we wrote and nobody touched.
+`watch()` keeps a second connection in IDLE on INBOX to wake the daemon on new mail
+(see imap_idle.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import json
+import logging
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
+from followupd.errors import EXIT_OK, AuthError, BackendError, FollowupdError, TransientError
+from followupd.mailboxes import Mailbox, body_fingerprint
+from followupd.mailboxes.parse import message_info, parse_date
+from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
+from followupd.secrets import read_password, run_password_command
+
+if TYPE_CHECKING:
+    import argparse
+
+    from imapclient import IMAPClient
+
+    from followupd.config import Config, ImapMailbox as ImapSettings
+    from followupd.secrets import SecretStore
+
+log = logging.getLogger(__name__)
+
+FETCH_BATCH = 200
+MAX_SCAN = 5000  # newest messages read on a first or re-scan of one folder
+STALE_AFTER = 60.0  # seconds; an older connection is checked with NOOP before use
+DRAFT_NAMES = ("Drafts", "Draft", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts")
+SENT_NAMES = (
+    "Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "INBOX/Sent",
+    "[Gmail]/Sent Mail", "[Google Mail]/Sent Mail",
+)
+HEADERS = [b"BODY.PEEK[HEADER]", b"INTERNALDATE", b"BODYSTRUCTURE"]
+_APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
+_parser = email.parser.BytesParser(policy=email.policy.default)
+
+
+# ---------------------------------------------------------------- connecting
+
+
+def password(settings: ImapSettings, secrets: SecretStore) -> str:
+    """The password from `password_command`, else the one `followupd auth imap` stored."""
+    if settings.password_command:
+        return run_password_command(settings.password_command, "mailbox")
+    secret = secrets.get("imap", settings.username)
+    if not secret:
+        raise AuthError(
+            f"no IMAP password is stored for {settings.username} in {secrets.where()}", hint="followupd auth imap"
+        )
+    return secret
+
+
+def address(settings: ImapSettings) -> str:
+    """host:port, for messages."""
+    return f"{settings.host}:{settings.effective_port}"
+
+
+@contextlib.contextmanager
+def translated(settings: ImapSettings) -> Iterator[None]:
+    """Turn imapclient's and the socket layer's exceptions into ours, naming the server."""
+    from imapclient import exceptions as x
+
+    where = address(settings)
+    hint = "fix mailbox.password_command" if settings.password_command else "followupd auth imap"
+    try:
+        yield
+    except FollowupdError:
+        raise
+    except x.LoginError as exc:
+        raise AuthError(
+            f"IMAP server {where} refused the login for {settings.username}: {_text(exc)}", hint=hint
+        ) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise BackendError(
+            f"the TLS certificate of IMAP server {where} cannot be verified ({exc.verify_message}); "
+            "check [mailbox] host, or see README \"IMAP and CalDAV\" for local bridges"
+        ) from None
+    except ssl.SSLError as exc:
+        raise TransientError(
+            f"TLS with IMAP server {where} failed ({exc.reason or exc}); check [mailbox] port and security "
+            "(port 993 usually takes \"tls\", 143 \"starttls\")"
+        ) from None
+    except x.CapabilityError as exc:
+        raise BackendError(f"IMAP server {where} lacks a needed capability: {_text(exc)}; check [mailbox] security") from None
+    except (x.IMAPClientAbortError, OSError, EOFError) as exc:
+        raise TransientError(f"cannot reach IMAP server {where}: {_text(exc) or type(exc).__name__}; will retry") from None
+    except x.IMAPClientError as exc:
+        raise BackendError(f"IMAP server {where} refused a command: {_text(exc)}") from None
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    # imaplib wraps server text as a bytes repr: "b'[AUTHENTICATIONFAILED] ...'"
+    text = re.sub(r"b'(.*?)'", r"\1", text)
+    return text.strip()[:300]
+
+
+def connect(settings: ImapSettings, secret: str) -> IMAPClient:
+    """A logged-in connection. TLS certificates are always verified."""
+    import imapclient
+
+    timeout = settings.timeout.total_seconds()
+    with translated(settings):
+        if settings.security == "tls":
+            client = imapclient.IMAPClient(
+                settings.host, port=settings.effective_port, ssl=True,
+                ssl_context=ssl.create_default_context(), timeout=timeout,
+            )
+        else:
+            client = imapclient.IMAPClient(settings.host, port=settings.effective_port, ssl=False, timeout=timeout)
+        try:
+            if settings.security == "starttls":
+                client.starttls(ssl.create_default_context())
+            client.login(settings.username, secret)
+        except BaseException:
+            drop(client)
+            raise
+        client.normalise_times = False  # INTERNALDATE as aware datetimes
+        return client
+
+
+def drop(client: IMAPClient) -> None:
+    """Close the socket without a goodbye (the connection may be dead already)."""
+    with contextlib.suppress(Exception):
+        client.shutdown()
+
+
+def logout(client: IMAPClient) -> None:
+    try:
+        client.socket().settimeout(5)
+        client.logout()
+    except Exception:  # noqa: BLE001
+        drop(client)
+
+
+# ---------------------------------------------------------------- the mailbox
+
+
+class ImapMailbox(Mailbox):
+    def __init__(self, config: Config, secrets: SecretStore) -> None:
+        self.settings: ImapSettings = config.mailbox  # type: ignore[assignment]
+        self.secrets = secrets
+        self.label = self.settings.label
+        self.where = address(self.settings)
+        self._client: IMAPClient | None = None
+        self._used_at = 0.0
+        self._folders: dict[str, str | None] | None = None
+        self._secret: str | None = None
+        self._warned_no_sent = False
+
+    # ------------------------------------------------------------ connection
+
+    def _password(self) -> str:
+        if self._secret is None:
+            self._secret = password(self.settings, self.secrets)
+        return self._secret
+
+    def _connect(self) -> IMAPClient:
+        try:
+            return connect(self.settings, self._password())
+        except AuthError:
+            self._secret = None  # read it again next time: the user may have fixed it
+            raise
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[IMAPClient]:
+        """The open connection (reconnecting if it went stale); dropped on any error."""
+        client = self._client
+        if client is not None and time.monotonic() - self._used_at > STALE_AFTER:
+            try:
+                with translated(self.settings):
+                    client.noop()
+            except FollowupdError:
+                log.debug("IMAP connection to %s went stale; reconnecting", self.where)
+                self.close()
+                client = None
+        if client is None:
+            client = self._client = self._connect()
+            self._folders = None
+        try:
+            with translated(self.settings):
+                yield client
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            self._used_at = time.monotonic()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            logout(client)
+
+    # ------------------------------------------------------------ folders
+
+    def _folder(self, client: IMAPClient, role: str) -> str | None:
+        if self._folders is None:
+            listed = [
+                (tuple(f.lower() for f in flags), name)
+                for flags, _delim, name in client.list_folders()
+                if not any(f.lower() in (b"\\noselect", b"\\nonexistent") for f in flags)
+            ]
+            self._folders = {
+                "drafts": _pick(listed, self.settings.drafts, b"\\drafts", DRAFT_NAMES),
+                "sent": _pick(listed, self.settings.sent, b"\\sent", SENT_NAMES),
+            }
+            if self.settings.sent and self._folders["sent"] is None:
+                raise BackendError(
+                    f"IMAP server {self.where} has no folder {self.settings.sent!r}; check [mailbox] sent "
+                    f"(folders: {', '.join(sorted(n for _, n in listed))})"
+                )
+            if self._folders["sent"] is None and not self._warned_no_sent:
+                self._warned_no_sent = True
+                log.warning("%s: no Sent folder found; set [mailbox] sent so sent drafts are recognised", self.label)
+            log.debug("%s: drafts in %r, sent in %r", self.label, self._folders["drafts"], self._folders["sent"])
+        return self._folders[role]
+
+    def _drafts_folder(self, client: IMAPClient) -> str:
+        folder = self._folder(client, "drafts")
+        if folder is not None:
+            return folder
+        name = self.settings.drafts
+        if name is None:
+            prefix = ""
+            if client.has_capability("NAMESPACE"):
+                personal = client.namespace().personal
+                prefix = personal[0][0] if personal else ""
+            name = f"{prefix}Drafts"
+        client.create_folder(name)
+        with contextlib.suppress(Exception):
+            client.subscribe_folder(name)
+        log.info("%s: created the folder %r for drafts", self.label, name)
+        assert self._folders is not None
+        self._folders["drafts"] = name
+        return name
+
+    # ------------------------------------------------------------ drafts
+
+    def locate(self, message_id: str) -> Located | None:
+        with self._session() as client:
+            for role in ("drafts", "sent"):
+                folder = self._folder(client, role)
+                if folder is None:
+                    continue
+                validity = client.select_folder(folder, readonly=True)[b"UIDVALIDITY"]
+                uids = _search_id(client, message_id)
+                if not uids:
+                    continue
+                if role == "drafts":
+                    uid = max(uids)
+                    raw = _fetch_body(client, uid)
+                    if raw is None:
+                        continue
+                    return Located("drafts", DraftRef(message_id, f"{validity}:{uid}", _fingerprint(raw)))
+                dates = client.fetch(uids, [b"INTERNALDATE"])
+                arrived = [_aware(d.get(b"INTERNALDATE")) for d in dates.values()]
+                return Located("sent", None, min((a for a in arrived if a), default=None))
+        return None
+
+    def create_draft(self, message: EmailMessage, thread: ThreadHint | None = None) -> DraftRef:
+        message_id = str(message["Message-ID"])
+        raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+        with self._session() as client:
+            folder = self._drafts_folder(client)
+            response = client.append(folder, raw, flags=(b"\\Draft", b"\\Seen"), msg_time=parse_date(str(message["Date"] or "")))
+            match = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
+            if match and client.has_capability("UIDPLUS"):
+                key = f"{int(match[1])}:{int(match[2])}"
+            else:  # no UIDPLUS: find what we just stored
+                validity = client.select_folder(folder, readonly=True)[b"UIDVALIDITY"]
+                uids = _search_id(client, message_id)
+                key = f"{validity}:{max(uids) if uids else 0}"
+        log.debug("%s: appended draft %s as %s", self.label, message_id, key)
+        return DraftRef(message_id, key, body_fingerprint(message))
+
+    def _find(self, client: IMAPClient, ref: DraftRef, readonly: bool) -> tuple[int, bytes] | None:
+        """Our draft by its UID, else the newest live draft with its Message-ID."""
+        folder = self._folder(client, "drafts")
+        if folder is None:
+            return None
+        validity = client.select_folder(folder, readonly=readonly)[b"UIDVALIDITY"]
+        stored_validity, _, stored_uid = ref.key.partition(":")
+        if stored_validity == str(validity) and stored_uid.isdigit() and int(stored_uid) > 0:
+            raw = _fetch_body(client, int(stored_uid))
+            if raw is not None:
+                return int(stored_uid), raw
+        # A client that saves an edited draft appends a new message (usually keeping the
+        # Message-ID) and deletes the old one.
+        for uid in sorted(_search_id(client, ref.message_id), reverse=True):
+            raw = _fetch_body(client, uid)
+            if raw is not None:
+                return uid, raw
+        return None
+
+    def draft_state(self, ref: DraftRef) -> DraftState:
+        with self._session() as client:
+            found = self._find(client, ref, readonly=True)
+        if found is None:
+            return DraftState.GONE
+        return DraftState.UNTOUCHED if _fingerprint(found[1]) == ref.fingerprint else DraftState.EDITED
+
+    def delete_draft(self, ref: DraftRef) -> None:
+        with self._session() as client:
+            found = self._find(client, ref, readonly=False)
+            if found is None:
+                return
+            uid, raw = found
+            if _fingerprint(raw) != ref.fingerprint:
+                log.info("%s: not deleting draft %s: it was edited meanwhile", self.label, ref.message_id)
+                return
+            client.add_flags([uid], [b"\\Deleted"], silent=True)
+            # Expunge only this message. Without UIDPLUS it stays flagged \Deleted (clients
+            # hide it, and we treat it as gone); a plain EXPUNGE would also remove
+            # messages the user merely marked.
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge([uid])
+
+    # ------------------------------------------------------------ reading INBOX and Sent
+
+    def changes(self, cursor: str | None, since: datetime) -> MailChanges:
+        try:
+            state: dict[str, Any] = json.loads(cursor) if cursor else {}
+            if not isinstance(state, dict):
+                state = {}
+        except ValueError:
+            state = {}
+        messages: list[MessageInfo] = []
+        skipped: list[str] = []
+        new_state: dict[str, Any] = {}
+        with self._session() as client:
+            folders = [(self.settings.inbox, "inbox")]
+            sent = self._folder(client, "sent")
+            if sent is not None and sent != self.settings.inbox:
+                folders.append((sent, "sent"))
+            for folder, role in folders:
+                new_state[folder] = self._scan(client, folder, role, state.get(folder), since, messages, skipped)
+        return MailChanges(messages, json.dumps(new_state, separators=(",", ":"), sort_keys=True), skipped)
+
+    def _scan(
+        self, client: IMAPClient, folder: str, role: str, previous: Any, since: datetime,
+        messages: list[MessageInfo], skipped: list[str],
+    ) -> dict[str, int]:
+        selected = client.select_folder(folder, readonly=True)
+        validity = int(selected[b"UIDVALIDITY"])
+        uidnext = selected.get(b"UIDNEXT")
+        if uidnext is None:
+            uidnext = client.folder_status(folder, [b"UIDNEXT"]).get(b"UIDNEXT")
+        incremental = isinstance(previous, dict) and previous.get("uidvalidity") == validity
+        last = int(previous.get("last_uid", 0)) if incremental else 0
+        if incremental:
+            if uidnext is not None and int(uidnext) <= last + 1:
+                return {"uidvalidity": validity, "last_uid": last}
+            # imapclient cannot FETCH a "n:*" range, so SEARCH it; "n:*" always matches the
+            # newest message even when its UID is below n, hence the filter.
+            uids = [u for u in client.search(["UID", f"{last + 1}:*"]) if u > last]
+        else:
+            if isinstance(previous, dict):
+                log.info("%s: the UIDVALIDITY of %s changed; reading it again from %s", self.label, folder, since.date())
+            # SEARCH SINCE compares dates only, in the server's zone: a day's margin, then exact.
+            uids = client.search(["SINCE", (since - timedelta(days=1)).date()])
+        uids = sorted(uids)
+        if len(uids) > MAX_SCAN:
+            log.warning("%s: %d messages in %s to read; reading the newest %d", self.label, len(uids), folder, MAX_SCAN)
+            uids = uids[-MAX_SCAN:]
+        for uid, data in _fetch_headers(client, uids, skipped, folder):
+            arrived = _aware(data.get(b"INTERNALDATE"))
+            if not incremental and arrived is not None and arrived < since:
+                continue
+            try:
+                info = message_info(
+                    bytes(data[b"BODY[HEADER]"]), role, arrived, key=f"{folder}:{validity}:{uid}",
+                    part_types=part_types(data.get(b"BODYSTRUCTURE")),
+                )
+            except Exception as exc:  # noqa: BLE001 - one broken message must not stop the scan
+                skipped.append(f"{folder} UID {uid}: unreadable ({exc}), skipped")
+                continue
+            messages.append(info)
+        top = max([last, *uids, int(uidnext) - 1 if uidnext else 0])
+        return {"uidvalidity": validity, "last_uid": top}
+
+    # ------------------------------------------------------------ push
+
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:
+        # The watcher has a connection of its own: this one belongs to the passes, which
+        # may run in another thread.
+        from followupd.mailboxes.imap_idle import Watcher
+
+        watcher = Watcher(self.settings, lambda: connect(self.settings, password(self.settings, self.secrets)), wake)
+        watcher.start()
+        # Its first login tells whether the server can IDLE; if the server is down now,
+        # the watcher keeps trying and finds out later.
+        watcher.decided.wait(self.settings.timeout.total_seconds() + 5)
+        if watcher.idle_supported is False:
+            return None
+        return watcher.stop
+
+
+def _pick(listed: list[tuple[tuple[bytes, ...], str]], configured: str | None, flag: bytes, common: Iterable[str]) -> str | None:
+    names = [name for _, name in listed]
+    if configured is not None:
+        return configured if configured in names else None
+    for flags, name in listed:
+        if flag in flags:
+            return name
+    by_lower = {name.lower(): name for name in names}
+    for candidate in common:
+        if candidate.lower() in by_lower:
+            return by_lower[candidate.lower()]
+    return None
+
+
+def _search_id(client: IMAPClient, message_id: str) -> list[int]:
+    """UIDs of live messages in the selected folder whose Message-ID is exactly `message_id`."""
+    hits = client.search(["NOT", "DELETED", "HEADER", "Message-ID", message_id])
+    if not hits:
+        return []
+    # HEADER search is a substring match; check the header itself.
+    found = client.fetch(hits, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+    exact = []
+    for uid, data in found.items():
+        header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+        value = _parser.parsebytes(bytes(header or b""), headersonly=True).get("Message-ID", "")
+        if str(value).strip() == message_id:
+            exact.append(uid)
+    return exact
+
+
+def _fetch_body(client: IMAPClient, uid: int) -> bytes | None:
+    data = client.fetch([uid], [b"FLAGS", b"BODY.PEEK[]"]).get(uid)
+    if not data or b"BODY[]" not in data:
+        return None
+    if any(f.lower() == b"\\deleted" for f in data.get(b"FLAGS", ())):
+        return None  # marked for deletion by a client: as good as gone
+    return bytes(data[b"BODY[]"])
+
+
+def _fingerprint(raw: bytes) -> str:
+    return body_fingerprint(_parser.parsebytes(raw))  # type: ignore[arg-type]
+
+
+def _fetch_headers(
+    client: IMAPClient, uids: list[int], skipped: list[str], folder: str
+) -> Iterator[tuple[int, dict[bytes, Any]]]:
+    from imapclient.exceptions import ProtocolError
+
+    for start in range(0, len(uids), FETCH_BATCH):
+        batch = uids[start:start + FETCH_BATCH]
+        try:
+            found = client.fetch(batch, HEADERS)
+        except (ProtocolError, ValueError):
+            # One message the parser chokes on spoils the batch: read them one by one.
+            found = {}
+            for uid in batch:
+                try:
+                    found.update(client.fetch([uid], HEADERS))
+                except (ProtocolError, ValueError) as exc:
+                    skipped.append(f"{folder} UID {uid}: unreadable ({exc}), skipped")
+        for uid in batch:
+            if uid in found and b"BODY[HEADER]" in found[uid]:
+                yield uid, found[uid]
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def part_types(structure: Any) -> tuple[str, ...]:
+    """Every MIME part's "type/subtype; param=value" from an IMAP BODYSTRUCTURE."""
+    types: list[str] = []
+
+    def text(value: Any) -> str:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
+
+    def params(value: Any) -> str:
+        if not isinstance(value, (tuple, list)):
+            return ""
+        items = list(value)
+        return "".join(f"; {text(k).lower()}={text(v)}" for k, v in zip(items[::2], items[1::2], strict=False))
+
+    def walk(node: Any, depth: int) -> None:
+        if not isinstance(node, (tuple, list)) or not node or depth > 20:
+            return
+        if isinstance(node[0], list):  # multipart: (parts, subtype, params, ...)
+            types.append(f"multipart/{text(node[1] if len(node) > 1 else '').lower()}{params(node[2] if len(node) > 2 else None)}")
+            for child in node[0]:
+                walk(child, depth + 1)
+            return
+        kind = f"{text(node[0]).lower()}/{text(node[1] if len(node) > 1 else '').lower()}"
+        types.append(kind + params(node[2] if len(node) > 2 else None))
+        if kind == "message/rfc822" and len(node) > 8:
+            walk(node[8], depth + 1)
+
+    try:
+        walk(structure, 0)
+    except (TypeError, IndexError, AttributeError):
+        pass
+    return tuple(types)
+
+
+# ---------------------------------------------------------------- followupd auth imap
+
+
+def auth_main(config: Config, args: argparse.Namespace) -> int:
+    """`followupd auth imap`: ask for the password, log in once to check it, store it."""
+    from followupd.app import secret_store
+    from followupd.config import ImapMailbox as ImapSettings
+
+    settings = config.mailbox
+    if not isinstance(settings, ImapSettings):
+        raise FollowupdError(f"[mailbox] kind is {settings.kind!r} in {config.path}; `auth imap` is for kind = \"imap\"")
+    secrets = secret_store(config)
+    if settings.password_command:
+        secret = run_password_command(settings.password_command, "mailbox")
+    else:
+        secret = read_password(f"IMAP password for {settings.username} at {address(settings)}: ")
+    logout(connect(settings, secret))
+    if settings.password_command:
+        print(f"Logged in to {address(settings)} as {settings.username} with mailbox.password_command; nothing to store.")
+        return EXIT_OK
+    secrets.set("imap", settings.username, secret)
+    print(f"Logged in to {address(settings)} as {settings.username}; the password is stored in {secrets.where()}.")
+    return EXIT_OK
