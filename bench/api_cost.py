@@ -116,9 +116,13 @@ class Naive:
         since = self.last or now - timedelta(days=3)
         contacts: set[str] = set()
         for page in self.api.pages(
-            "calendar", "events.list",
+            "calendar",
+            "events.list",
             lambda c, token: c.events().list(
-                calendarId="primary", singleEvents=True, maxResults=2500, pageToken=token,
+                calendarId="primary",
+                singleEvents=True,
+                maxResults=2500,
+                pageToken=token,
                 timeMin=(now - timedelta(days=3)).isoformat().replace("+00:00", "Z"),
             ),
         ):
@@ -128,10 +132,15 @@ class Naive:
         found = 0
         for contact in sorted(contacts):
             query = f"from:{contact} after:{int(since.timestamp())}"
-            listing = self.api.call("gmail", "messages.list", lambda c, q=query: c.users().messages().list(userId="me", q=q))
+            listing = self.api.call(
+                "gmail", "messages.list", lambda c, q=query: c.users().messages().list(userId="me", q=q)
+            )
             for item in listing.get("messages", []):
-                self.api.call("gmail", "messages.get", lambda c, i=item["id"]: c.users().messages().get(
-                    userId="me", id=i, format="metadata"))
+                self.api.call(
+                    "gmail",
+                    "messages.get",
+                    lambda c, i=item["id"]: c.users().messages().get(userId="me", id=i, format="metadata"),
+                )
                 found += 1
         self.last = now
         return found
@@ -159,9 +168,7 @@ def interviews_for(scenario: str, n: int) -> list[dict[str, Any]]:
         # Next week, one every 10 minutes: every thank-you is planned, none due.
         return [common.google_interview(i, BASE + timedelta(days=7, minutes=10 * i)) for i in range(n)]
     # Ended 25 h (and up to 17 h more) before T_DRAFT: every thank-you window is open then.
-    return [
-        common.google_interview(i, T_DRAFT - timedelta(hours=26, minutes=i)) for i in range(n)
-    ]
+    return [common.google_interview(i, T_DRAFT - timedelta(hours=26, minutes=i)) for i in range(n)]
 
 
 def idle(work: Path, scenario: str, n: int) -> dict[str, Any]:
@@ -192,8 +199,13 @@ def idle(work: Path, scenario: str, n: int) -> dict[str, Any]:
         token = setup.emulator.requests["oauth.token"]
         naive_methods, naive_requests, naive_units = naive_idle(setup, at + POLL)
     return {
-        "scenario": scenario, "n": n, "methods": methods, "requests": requests, "units": units,
-        "cli": (cli_requests, cli_units, token), "naive": (naive_methods, naive_requests, naive_units),
+        "scenario": scenario,
+        "n": n,
+        "methods": methods,
+        "requests": requests,
+        "units": units,
+        "cli": (cli_requests, cli_units, token),
+        "naive": (naive_methods, naive_requests, naive_units),
     }
 
 
@@ -234,19 +246,33 @@ def busy(work: Path, background: int) -> list[tuple[str, int, dict[str, int], in
             at += 2 * POLL
             for k in (1, 10):
                 for j in range(k):
-                    emulator.deliver(common.mail(f"News {j} <news@letters.example>", f"Digest {j}",
-                                                 f"<news{k}-{j}@letters.example>", at - timedelta(minutes=1)), at - timedelta(minutes=1))
+                    emulator.deliver(
+                        common.mail(
+                            f"News {j} <news@letters.example>",
+                            f"Digest {j}",
+                            f"<news{k}-{j}@letters.example>",
+                            at - timedelta(minutes=1),
+                        ),
+                        at - timedelta(minutes=1),
+                    )
                 step("new unrelated messages", k, at)
                 at += POLL
             for k, members in groups.items():
                 for i in members:
-                    emulator.deliver(common.mail(f"Recruiter <{common.recruiter_address(i)}>", "Re: your interview",
-                                                 f"<reply{i}@company{i}.example>", at - timedelta(minutes=1)), at - timedelta(minutes=1))
+                    emulator.deliver(
+                        common.mail(
+                            f"Recruiter <{common.recruiter_address(i)}>",
+                            "Re: your interview",
+                            f"<reply{i}@company{i}.example>",
+                            at - timedelta(minutes=1),
+                        ),
+                        at - timedelta(minutes=1),
+                    )
                 step("replies: sequence stopped, untouched draft deleted", k, at)
                 at += POLL
-            assert all(
-                f.state == "replied" for f in setup.store.followups() if int(f.uid[2:]) >= background
-            ), states(setup)
+            assert all(f.state == "replied" for f in setup.store.followups() if int(f.uid[2:]) >= background), states(
+                setup
+            )
     return results
 
 
@@ -267,38 +293,63 @@ def main(argv: list[str] | None = None) -> int:
                 r = idle(work, scenario, n)
                 runs.append(r)
                 naive_methods, naive_requests, naive_units = r["naive"]
-                rows.append([
-                    scenario, n, common.describe(r["methods"]), r["requests"], r["units"], r["cli"][0],
-                    naive_requests, naive_units, f"{naive_requests / r['requests']:.1f}×",
-                    f"{naive_units / r['units']:.1f}×",
-                ])
-                print(f"idle {scenario} {n}: {r['requests']} requests, {r['units']} units; naive {naive_requests}, {naive_units}",
-                      file=sys.stderr)
-        out.append(common.section(
-            "1. API cost of an idle pass",
-            "Requests (Gmail + Calendar API) and Gmail quota units of one pass in which nothing changed, "
-            "in a long-running process (the daemon's case); `CLI` is the same idle pass as a fresh "
-            "`followupd run --once` process (API requests, without its one OAuth token refresh). "
-            "Naive: one `events.list` plus one Gmail `messages.list` per tracked contact per pass.\n\n"
-            + common.table(
-                ["tracked interviews are", "N", "followupd requests by method", "requests", "Gmail units", "CLI requests",
-                 "naive requests", "naive units", "requests ratio", "units ratio"],
-                rows,
-            ),
-        ))
+                rows.append(
+                    [
+                        scenario,
+                        n,
+                        common.describe(r["methods"]),
+                        r["requests"],
+                        r["units"],
+                        r["cli"][0],
+                        naive_requests,
+                        naive_units,
+                        f"{naive_requests / r['requests']:.1f}×",
+                        f"{naive_units / r['units']:.1f}×",
+                    ]
+                )
+                print(
+                    f"idle {scenario} {n}: {r['requests']} requests, {r['units']} units; naive {naive_requests}, {naive_units}",
+                    file=sys.stderr,
+                )
+        out.append(
+            common.section(
+                "1. API cost of an idle pass",
+                "Requests (Gmail + Calendar API) and Gmail quota units of one pass in which nothing changed, "
+                "in a long-running process (the daemon's case); `CLI` is the same idle pass as a fresh "
+                "`followupd run --once` process (API requests, without its one OAuth token refresh). "
+                "Naive: one `events.list` plus one Gmail `messages.list` per tracked contact per pass.\n\n"
+                + common.table(
+                    [
+                        "tracked interviews are",
+                        "N",
+                        "followupd requests by method",
+                        "requests",
+                        "Gmail units",
+                        "CLI requests",
+                        "naive requests",
+                        "naive units",
+                        "requests ratio",
+                        "units ratio",
+                    ],
+                    rows,
+                ),
+            )
+        )
 
         busy_rows = []
         for background in (10, 100):
             for label, k, methods, requests, units in busy(work, background):
                 busy_rows.append([background, label, k, common.describe(methods), requests, units])
                 print(f"busy {background} {label} {k}: {requests}", file=sys.stderr)
-        out.append(common.section(
-            "2. API cost of a busy pass",
-            "One mailbox with N upcoming interviews in the background plus 11 whose thank-you comes due "
-            "(1, then 10); then new unrelated mail arrives (1, then 10 messages), then the recruiters "
-            "of the 11 reply (1, then 10). One row per pass.\n\n"
-            + common.table(["N", "what changed", "k", "requests by method", "requests", "Gmail units"], busy_rows),
-        ))
+        out.append(
+            common.section(
+                "2. API cost of a busy pass",
+                "One mailbox with N upcoming interviews in the background plus 11 whose thank-you comes due "
+                "(1, then 10); then new unrelated mail arrives (1, then 10 messages), then the recruiters "
+                "of the 11 reply (1, then 10). One row per pass.\n\n"
+                + common.table(["N", "what changed", "k", "requests by method", "requests", "Gmail units"], busy_rows),
+            )
+        )
     print("\n".join(out))
     return 0
 

@@ -45,7 +45,9 @@ POLL = timedelta(minutes=5)  # the default [daemon] poll
 def arguments(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions")
-    parser.add_argument("--keep", metavar="DIR", help="build everything in DIR and keep it (default: a temp dir, removed)")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="build everything in DIR and keep it (default: a temp dir, removed)"
+    )
     return parser.parse_args(argv)
 
 
@@ -106,7 +108,10 @@ def machine() -> dict[str, str]:
     if shutil.which("dovecot") or Path("/usr/sbin/dovecot").exists():
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             dovecot = subprocess.run(
-                [shutil.which("dovecot") or "/usr/sbin/dovecot", "--version"], capture_output=True, text=True, timeout=10
+                [shutil.which("dovecot") or "/usr/sbin/dovecot", "--version"],
+                capture_output=True,
+                text=True,
+                timeout=10,
             ).stdout.split()[0]
     return {
         "CPU": f"{cpu}, {os.cpu_count()} cores",
@@ -165,10 +170,17 @@ def env(home: Path, **extra: str) -> dict[str, str]:
     return result
 
 
-def followupd(home: Path, config: Path, *args: str, check: bool = True, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def followupd(
+    home: Path, config: Path, *args: str, check: bool = True, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [PYTHON, "-m", "followupd", "--config", str(config), *args],
-        capture_output=True, text=True, env=env(home), cwd=home, timeout=600, **kwargs,
+        capture_output=True,
+        text=True,
+        env=env(home),
+        cwd=home,
+        timeout=600,
+        **kwargs,
     )
     if check and result.returncode != 0:
         raise RuntimeError(f"followupd {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
@@ -186,8 +198,7 @@ def load_config(path: Path) -> Any:
 
 def google_config(home: Path, emulator: Any, extra: str = "") -> Path:
     google = (
-        f'\n[google]\naccount = "{ME}"\nendpoint = "{emulator.url}"\ntimeout = "30s"\n\n'
-        '[secrets]\nbackend = "file"\n'
+        f'\n[google]\naccount = "{ME}"\nendpoint = "{emulator.url}"\ntimeout = "30s"\n\n[secrets]\nbackend = "file"\n'
     )
     return write_config(home, 'kind = "google"\ncalendars = ["primary"]', 'kind = "gmail"', google + extra)
 
@@ -217,8 +228,13 @@ def google_interview(i: int, start: datetime, hours: float = 1.0) -> dict[str, A
 
     recruiter = recruiter_address(i)
     return gevent(
-        f"iv{i:05d}", f"Backend Engineer interview at Company{i}", start, hours,
-        organizer=recruiter, others=(recruiter,), description="Notes: their move to event sourcing",
+        f"iv{i:05d}",
+        f"Backend Engineer interview at Company{i}",
+        start,
+        hours,
+        organizer=recruiter,
+        others=(recruiter,),
+        description="Notes: their move to event sourcing",
     )
 
 
@@ -253,9 +269,12 @@ def ics_interview(i: int, start: datetime, hours: float = 1.0, summary: str | No
 
     recruiter = f"Recruiter {i} <{recruiter_address(i)}>"
     return vevent(
-        f"iv{i:05d}@bench", start, start + timedelta(hours=hours),
+        f"iv{i:05d}@bench",
+        start,
+        start + timedelta(hours=hours),
         summary or f"Interview: Backend Engineer at Company{i}",
-        description="Notes: their move to event sourcing", organizer=recruiter,
+        description="Notes: their move to event sourcing",
+        organizer=recruiter,
     )
 
 
@@ -263,7 +282,10 @@ def ics_other(i: int, start: datetime, hours: float = 1.0) -> str:
     from ics import vevent
 
     return vevent(
-        f"ev{i:05d}@bench", start, start + timedelta(hours=hours), f"Team sync {i}",
+        f"ev{i:05d}@bench",
+        start,
+        start + timedelta(hours=hours),
+        f"Team sync {i}",
         organizer=f"Colleague <colleague{i % 50}@example.org>",
     )
 

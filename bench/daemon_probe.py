@@ -76,8 +76,14 @@ def main() -> int:
             systemd.wait_for(n)
             if n in checkpoints:
                 rss, hwm = memory()
-                line = {"pass": n, "rss_kib": rss, "hwm_kib": hwm, "cpu_s": time.process_time(),
-                        "wall_s": time.monotonic() - started, "threads": threading.active_count()}
+                line = {
+                    "pass": n,
+                    "rss_kib": rss,
+                    "hwm_kib": hwm,
+                    "cpu_s": time.process_time(),
+                    "wall_s": time.monotonic() - started,
+                    "threads": threading.active_count(),
+                }
                 print(json.dumps(line), flush=True)
     finally:
         daemon.stop()

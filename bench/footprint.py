@@ -32,7 +32,16 @@ from typing import Any
 
 import common
 
-HEAVY = ("googleapiclient", "google", "caldav", "imapclient", "apscheduler", "icalendar", "recurring_ical_events", "jinja2")
+HEAVY = (
+    "googleapiclient",
+    "google",
+    "caldav",
+    "imapclient",
+    "apscheduler",
+    "icalendar",
+    "recurring_ical_events",
+    "jinja2",
+)
 TRACKED = 100
 OTHER_EVENTS = 400
 
@@ -59,7 +68,9 @@ def startup(home: Path, runs: int) -> tuple[str, dict[str, float]]:
     rows = []
     for label, key in (("`python -c pass`", "bare"), ("`python -m followupd --help`", "help")):
         values = times[key]
-        rows.append([label, common.ms(common.median(values)), common.ms(min(values)), common.ms(common.percentile(values, 90))])
+        rows.append(
+            [label, common.ms(common.median(values)), common.ms(min(values)), common.ms(common.percentile(values, 90))]
+        )
     difference = common.median(times["help"]) - common.median(times["bare"])
     rows.append(["difference of the medians", common.ms(difference), "", ""])
     figures = {"bare": common.median(times["bare"]), "help": common.median(times["help"]), "difference": difference}
@@ -69,13 +80,16 @@ def startup(home: Path, runs: int) -> tuple[str, dict[str, float]]:
 def imports(home: Path) -> tuple[str, list[str], float]:
     result = subprocess.run(
         [common.PYTHON, "-X", "importtime", "-m", "followupd", "--help"],
-        env=common.env(home), capture_output=True, text=True, check=True,
+        env=common.env(home),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     loaded: dict[str, tuple[int, int]] = {}
     for line in result.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line or "self [us]" in line:
             continue
-        self_us, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        self_us, cumulative, name = (part.strip() for part in line[len("import time:") :].split("|"))
         loaded[name] = (int(self_us), int(cumulative))
     heavy = sorted({n for n in loaded if n.split(".")[0] in HEAVY})
     top = [n for n in loaded if "." not in n]  # top-level modules: cumulative times add up
@@ -105,8 +119,14 @@ def maildir_with_mail(root: Path, count: int = 1000) -> Path:
     old = time.time() - 90 * 86400
     for i in range(count):
         path = root / "cur" / f"{int(old) + i}.M{i}P1.bench:2,S"
-        path.write_bytes(common.mail(f"Someone {i} <someone{i}@example.net>", f"Hello {i}", f"<m{i}@example.net>",
-                                     datetime.fromtimestamp(old + i * 600, UTC)))
+        path.write_bytes(
+            common.mail(
+                f"Someone {i} <someone{i}@example.net>",
+                f"Hello {i}",
+                f"<m{i}@example.net>",
+                datetime.fromtimestamp(old + i * 600, UTC),
+            )
+        )
     return root
 
 
@@ -118,8 +138,9 @@ def ics_maildir_home(work: Path) -> Path:
     home.mkdir()
     ics_file(home / "calendar.ics")
     mailbox = maildir_with_mail(home / "Mail")
-    return common.write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"',
-                               f'kind = "maildir"\npath = "{mailbox}"', DAEMON)
+    return common.write_config(
+        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{mailbox}"', DAEMON
+    )
 
 
 def google_home(work: Path, emulator: Any, extra: str = DAEMON) -> Path:
@@ -131,8 +152,12 @@ def google_home(work: Path, emulator: Any, extra: str = DAEMON) -> Path:
     for i in range(TRACKED):
         emulator.put_event(common.google_interview(i, start + timedelta(hours=3 * i)))
     for i in range(200):
-        emulator.deliver(common.mail(f"Someone {i} <someone{i}@example.net>", f"Hello {i}", f"<m{i}@example.net>",
-                                     now() - timedelta(days=5)), now() - timedelta(days=5, minutes=i))
+        emulator.deliver(
+            common.mail(
+                f"Someone {i} <someone{i}@example.net>", f"Hello {i}", f"<m{i}@example.net>", now() - timedelta(days=5)
+            ),
+            now() - timedelta(days=5, minutes=i),
+        )
     return config
 
 
@@ -142,8 +167,12 @@ def imap_home(work: Path, account: Any) -> Path:
     home = work / "imap"
     home.mkdir()
     ics_file(home / "calendar.ics")
-    config = common.write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', account.mailbox_toml(),
-                                 DAEMON + '\n[secrets]\nbackend = "file"\n')
+    config = common.write_config(
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        account.mailbox_toml(),
+        DAEMON + '\n[secrets]\nbackend = "file"\n',
+    )
     SecretStore("file", home / "state").set("imap", account.username, account.password)
     return config
 
@@ -170,7 +199,11 @@ def probe(config: Path, checkpoints: list[int]) -> list[dict[str, Any]]:
     home = config.parent
     result = subprocess.run(
         [common.PYTHON, str(Path(__file__).with_name("daemon_probe.py")), str(config), ",".join(map(str, checkpoints))],
-        env=common.env(home), cwd=home, capture_output=True, text=True, timeout=1800,
+        env=common.env(home),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     if result.returncode != 0:
         raise RuntimeError(f"daemon probe failed ({result.returncode}):\n{result.stderr[-3000:]}")
@@ -184,7 +217,11 @@ def real_daemon(config: Path, emulator: Any, passes: int = 12) -> tuple[int, flo
     emulator.reset_counts()
     process = subprocess.Popen(
         [common.PYTHON, "-m", "followupd", "--config", str(config), "run"],
-        env=common.env(home), cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=common.env(home),
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     errors: list[str] = []
     threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True).start()
@@ -209,8 +246,16 @@ def daemon_rows(name: str, points: list[dict[str, Any]]) -> list[list[Any]]:
     wall = (last["wall_s"] - first["wall_s"]) / (last["pass"] - first["pass"])
     rows = []
     for point in points:
-        rows.append([name, point["pass"], round(point["rss_kib"] / 1024, 1), round(point["hwm_kib"] / 1024, 1),
-                     round(per_pass * 1000, 1) if point is last else "", round(wall * 1000, 1) if point is last else ""])
+        rows.append(
+            [
+                name,
+                point["pass"],
+                round(point["rss_kib"] / 1024, 1),
+                round(point["hwm_kib"] / 1024, 1),
+                round(per_pass * 1000, 1) if point is last else "",
+                round(wall * 1000, 1) if point is last else "",
+            ]
+        )
     return rows
 
 
@@ -222,12 +267,14 @@ def main(argv: list[str] | None = None) -> int:
         startup_table, figures = startup(work, 9 if args.quick else 21)
         import_table, heavy, total = imports(work)
         verdict = "none of them" if not heavy else "**" + ", ".join(heavy) + "**"
-        out.append(common.section(
-            "4a. Start-up",
-            f"{startup_table}\n\n`python -X importtime -m followupd --help` imports {total * 1000:.0f} ms worth of modules "
-            f"(import-time total, itself inflated by the measurement); of {', '.join(HEAVY)}: {verdict}. "
-            f"Largest top-level imports:\n\n{import_table}",
-        ))
+        out.append(
+            common.section(
+                "4a. Start-up",
+                f"{startup_table}\n\n`python -X importtime -m followupd --help` imports {total * 1000:.0f} ms worth of modules "
+                f"(import-time total, itself inflated by the measurement); of {', '.join(HEAVY)}: {verdict}. "
+                f"Largest top-level imports:\n\n{import_table}",
+            )
+        )
         print(f"startup {figures}", file=sys.stderr)
 
         rows = []
@@ -245,16 +292,21 @@ def main(argv: list[str] | None = None) -> int:
                 rss, cpu = real_daemon(work / "google" / "config.toml", emulator)
         finally:
             emulator.stop()
-        out.append(common.section(
-            "4b. Daemon memory and CPU per idle pass",
-            f"{TRACKED} tracked interviews (upcoming); the ICS file also holds {OTHER_EVENTS} other events, the "
-            "Maildir 1,000 old messages, Gmail 200. Passes requested back to back through `Daemon.wake()`; "
-            "pass 12 = an hour at the default 5-minute poll, 288 = a day. CPU and wall time per idle pass are "
-            "averaged from pass 12 to the last.\n\n"
-            + common.table(["set-up", "after pass", "RSS MiB", "peak RSS MiB", "CPU ms / idle pass", "wall ms / idle pass"], rows)
-            + f"\n\nCross-check, the real `followupd run` process (Google set-up, `poll = \"1s\"`): "
-            f"{rss / 1024:.1f} MiB RSS after 12 passes, {cpu * 1000:.1f} ms CPU per idle pass.",
-        ))
+        out.append(
+            common.section(
+                "4b. Daemon memory and CPU per idle pass",
+                f"{TRACKED} tracked interviews (upcoming); the ICS file also holds {OTHER_EVENTS} other events, the "
+                "Maildir 1,000 old messages, Gmail 200. Passes requested back to back through `Daemon.wake()`; "
+                "pass 12 = an hour at the default 5-minute poll, 288 = a day. CPU and wall time per idle pass are "
+                "averaged from pass 12 to the last.\n\n"
+                + common.table(
+                    ["set-up", "after pass", "RSS MiB", "peak RSS MiB", "CPU ms / idle pass", "wall ms / idle pass"],
+                    rows,
+                )
+                + f'\n\nCross-check, the real `followupd run` process (Google set-up, `poll = "1s"`): '
+                f"{rss / 1024:.1f} MiB RSS after 12 passes, {cpu * 1000:.1f} ms CPU per idle pass.",
+            )
+        )
     print("\n".join(out))
     return 0
 

@@ -3,14 +3,14 @@ messages.
 
     /tmp/venv/bin/python bench/scale.py [--quick]
 
-Calendar: one ICS file, read through the real IcsSource (file read, parse,
-recurrence expansion, normalisation), then the Detector on every event, then the
-pure planner on the interviews; then the same through the Engine (calendar sync and
-plan with the SQLite store, a Maildir mailbox) for a first and an idle pass. Two
-shapes: 9,500 ordinary events spread over three years (two back, one ahead; a
-long-lived calendar) with the 500 interviews inside the window followupd looks at
-(the last 3 days and the next 60), and the worst case, all 10,000 events inside
-that window. Median of 3 runs (1 with --quick).
+Calendar: one ICS file, read through the real IcsSource (file read, prune, parse,
+recurrence expansion, normalisation) by a fresh source each time, then the Detector
+on every event in the window, then the pure planner on the interviews; then the
+same through one Engine (calendar sync and plan with the SQLite store, an empty
+Maildir) for a first and an idle pass. Three shapes of calendar (see SHAPES and
+`calendar_file`): a calendar kept for years, the same with all 500 interviews in the
+window followupd reads (the last 3 days and the next 60 days), and the worst case,
+every event in that window. Median of 3 runs (1 with --quick).
 
 Maildir: 100,000 INBOX messages over three years (file times set accordingly), a
 first scan (the look-back reads only what arrived since the oldest tracked
@@ -50,19 +50,36 @@ def timed(work: Callable[[], Any], runs: int) -> tuple[float, Any]:
 # ---------------------------------------------------------------- calendar
 
 
+SHAPES = {
+    "history": "all spread over 3 years",
+    "interviews-now": "interviews in the window, the rest over 3 years",
+    "window": "all in the window",
+}
+
+
 def calendar_file(path: Path, shape: str, events: int, interviews: int) -> None:
-    window_start, window_days = NOW - timedelta(days=3), 63
-    items = []
-    for i in range(interviews):  # every 3 hours or so across the window, 1 h each
-        start = window_start + timedelta(minutes=i * window_days * 24 * 60 // interviews)
-        items.append(common.ics_interview(i, start.replace(minute=0)))
+    """`shape`: "history", every event (interviews too) spread over three years, two
+    back and one ahead: a calendar kept for years; "interviews-now", the interviews
+    all inside the window followupd reads (the last 3 days and the next 60), the
+    rest over three years; "window", everything inside the window (the worst case)."""
+    window_start, window_minutes = NOW - timedelta(days=3), 63 * 24 * 60
+    years_start, years_minutes = NOW - timedelta(days=730), 1095 * 24 * 60
     others = events - interviews
-    if shape == "years":
-        first, span_minutes = NOW - timedelta(days=730), 1095 * 24 * 60
+    if shape == "history":  # one interview every 20th event, in time order
+        items = [
+            common.ics_interview(i // 20, when) if i % 20 == 0 else common.ics_other(i, when)
+            for i in range(events)
+            for when in [(years_start + timedelta(minutes=i * years_minutes // events)).replace(minute=0)]
+        ]
     else:
-        first, span_minutes = window_start, window_days * 24 * 60
-    for i in range(others):
-        items.append(common.ics_other(i, first + timedelta(minutes=i * span_minutes // others)))
+        items = [
+            common.ics_interview(
+                i, (window_start + timedelta(minutes=i * window_minutes // interviews)).replace(minute=0)
+            )
+            for i in range(interviews)
+        ]
+        first, minutes = (years_start, years_minutes) if shape == "interviews-now" else (window_start, window_minutes)
+        items += [common.ics_other(i, first + timedelta(minutes=i * minutes // others)) for i in range(others)]
     path.write_text(common.ics_calendar(items), encoding="utf-8")
 
 
@@ -105,10 +122,23 @@ def calendar_rows(work: Path, shape: str, runs: int, events: int, interviews: in
             started = time.perf_counter()
             engine.run_pass()
             idle.append(time.perf_counter() - started)
-    label = f"{events:,} events, {'spread over 3 years' if shape == 'years' else 'all in the window'}"
+    label = f"{events:,} events, {SHAPES[shape]}"
     total = read_s + detect_s + plan_s
-    return [[label, len(changes.events), len(found), len(decisions), common.ms(read_s), common.ms(detect_s),
-             common.ms(plan_s), common.ms(total), common.ms(first_s), common.ms(common.median(idle)), tracked]]
+    return [
+        [
+            label,
+            len(changes.events),
+            len(found),
+            len(decisions),
+            common.ms(read_s),
+            common.ms(detect_s),
+            common.ms(plan_s),
+            common.ms(total),
+            common.ms(first_s),
+            common.ms(common.median(idle)),
+            tracked,
+        ]
+    ]
 
 
 # ---------------------------------------------------------------- Maildir
@@ -152,8 +182,14 @@ def fill_maildir(root: Path, count: int) -> None:
     for i in range(count):
         at = first + i * step
         path = cur / f"{int(at)}.M{i}P7.bench:2,S"
-        path.write_bytes(common.mail(f"Sender {i % 500} <sender{i % 500}@example.net>", f"Message {i}",
-                                     f"<msg{i}@example.net>", datetime.fromtimestamp(at, UTC)))
+        path.write_bytes(
+            common.mail(
+                f"Sender {i % 500} <sender{i % 500}@example.net>",
+                f"Message {i}",
+                f"<msg{i}@example.net>",
+                datetime.fromtimestamp(at, UTC),
+            )
+        )
         os.utime(path, (at, at))
     past = first + count * step - 3600
     os.utime(cur, (past, past))  # the directory last changed an hour ago, as in a settled mailbox
@@ -167,8 +203,11 @@ def maildir_rows(work: Path, count: int) -> list[list[Any]]:
     started = time.perf_counter()
     fill_maildir(root, count)
     print(f"maildir: {count} messages written in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    config = common.load_config(common.write_config(
-        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{root}"'))
+    config = common.load_config(
+        common.write_config(
+            home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{root}"'
+        )
+    )
     mailbox = MaildirMailbox(config)
     opens = Opens(root)
     since = NOW - timedelta(days=60)  # the oldest tracked interview, say
@@ -186,18 +225,30 @@ def maildir_rows(work: Path, count: int) -> list[list[Any]]:
     new = []
     for i in range(5):
         path = root / "new" / f"{int(time.time())}.M{i}P9.bench-new"
-        path.write_bytes(common.mail(f"Recruiter <r{i}@acme.example>", f"Re: interview {i}", f"<new{i}@acme.example>", NOW))
+        path.write_bytes(
+            common.mail(f"Recruiter <r{i}@acme.example>", f"Re: interview {i}", f"<new{i}@acme.example>", NOW)
+        )
         new.append(path)
     seconds, opened, listed, changes = opens.measure(lambda: mailbox.changes(cursor, since))
-    rows.append(["incremental, 5 new messages in new/", count + 5, len(changes.messages), opened, listed, common.ms(seconds)])
+    rows.append(
+        ["incremental, 5 new messages in new/", count + 5, len(changes.messages), opened, listed, common.ms(seconds)]
+    )
     cursor = changes.cursor
     time.sleep(2.1)
 
     for path in new:  # the user's mail client marks them seen: new/ → cur/ with flags
         path.rename(root / "cur" / f"{path.name}:2,S")
     seconds, opened, listed, changes = opens.measure(lambda: mailbox.changes(cursor, since))
-    rows.append(["incremental, the 5 moved to cur/ (read)", count + 5, len(changes.messages), opened, listed,
-                 common.ms(seconds)])
+    rows.append(
+        [
+            "incremental, the 5 moved to cur/ (read)",
+            count + 5,
+            len(changes.messages),
+            opened,
+            listed,
+            common.ms(seconds),
+        ]
+    )
     return rows
 
 
@@ -209,26 +260,46 @@ def main(argv: list[str] | None = None) -> int:
     out = []
     with common.workdir(args.keep, "scale") as work:
         rows = []
-        for shape in ("years", "window"):
+        for shape in SHAPES:
             rows += calendar_rows(work, shape, runs, events, interviews)
             print(f"calendar {shape}: {rows[-1]}", file=sys.stderr)
-        out.append(common.section(
-            "5a. A large calendar",
-            f"{interviews} interviews among {events:,} events in one ICS file. `read` = IcsSource.fetch (read, parse, "
-            "expand, normalise the events overlapping the window), `detect` = Detector on each of those, "
-            "`plan` = the planner on the interviews; `total` is their sum. `engine first` / `engine idle` = "
-            "a whole Engine pass (calendar sync, store writes, plan; an empty Maildir): the first, and one "
-            "where nothing changed.\n\n"
-            + common.table(["calendar", "events in window", "interviews", "steps planned", "read ms", "detect ms",
-                            "plan ms", "total ms", "engine first ms", "engine idle ms", "tracked"], rows),
-        ))
+        out.append(
+            common.section(
+                "5a. A large calendar",
+                f"{interviews} interviews among {events:,} events in one ICS file. `read` = IcsSource.fetch (read, parse, "
+                "expand, normalise the events overlapping the window), `detect` = Detector on each of those, "
+                "`plan` = the planner on the interviews; `total` is their sum. `engine first` / `engine idle` = "
+                "a whole Engine pass (calendar sync, store writes, plan; an empty Maildir): the first, and one "
+                "where nothing changed.\n\n"
+                + common.table(
+                    [
+                        "calendar",
+                        "events in window",
+                        "interviews",
+                        "steps planned",
+                        "read ms",
+                        "detect ms",
+                        "plan ms",
+                        "total ms",
+                        "engine first ms",
+                        "engine idle ms",
+                        "tracked",
+                    ],
+                    rows,
+                ),
+            )
+        )
         maildir = maildir_rows(work, messages)
-        out.append(common.section(
-            "5b. A large Maildir",
-            f"INBOX with {messages:,} messages (one every ~16 minutes over three years). `opened` counts files "
-            "opened under the Maildir during the scan, `listed` the directory listings.\n\n"
-            + common.table(["scan", "messages in INBOX", "new messages found", "files opened", "dirs listed", "ms"], maildir),
-        ))
+        out.append(
+            common.section(
+                "5b. A large Maildir",
+                f"INBOX with {messages:,} messages (one every ~16 minutes over three years). `opened` counts files "
+                "opened under the Maildir during the scan, `listed` the directory listings.\n\n"
+                + common.table(
+                    ["scan", "messages in INBOX", "new messages found", "files opened", "dirs listed", "ms"], maildir
+                ),
+            )
+        )
     print("\n".join(out))
     return 0
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import icalendar
@@ -19,6 +20,7 @@ from followupd.model import Attendee, Cutype, Event, Partstat
 log = logging.getLogger(__name__)
 
 _ESSENTIAL = {"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"}
+_SERIES = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
 
 
 def parse_calendar(data: bytes | str, where: str) -> icalendar.Calendar:
@@ -32,6 +34,93 @@ def parse_calendar(data: bytes | str, where: str) -> icalendar.Calendar:
     return calendar
 
 
+# A VEVENT that is not part of a recurring series is kept by `prune` unless its dates
+# put it this far outside the range: an instant's date differs by at most a day between
+# time zones, so two days spare cover TZIDs and floating times without reading them.
+PRUNE_MARGIN = timedelta(days=2)
+_RECURRING = (b"RRULE", b"RDATE", b"EXDATE", b"RECURRENCE-ID")
+# Whole VEVENTs, the properties `prune` reads (a value folded over lines is not read:
+# the event is kept), and DTSTAMP lines, which nothing here reads and which a feed
+# like Google's sets to the time of every download.
+_VEVENT = re.compile(rb"^[ \t]*BEGIN:VEVENT[ \t]*\r?$.*?^[ \t]*END:VEVENT[ \t]*(?:\r?\n|\Z)", re.M | re.S | re.I)
+_BEGIN = re.compile(rb"BEGIN:VEVENT", re.I)
+_SERIES_LINE = re.compile(rb"^(?:RRULE|RDATE|EXDATE|RECURRENCE-ID)[;:]", re.M | re.I)
+_WHEN = {
+    name: re.compile(rb"^" + name + rb"(?:;[^\r\n]*)?:(\d{8})(?:T\d{6}Z?)?[ \t]*\r?$", re.M | re.I)
+    for name in (b"DTSTART", b"DTEND")
+}
+_NAMED = {name: re.compile(rb"^" + name + rb"[;:]", re.M | re.I) for name in (b"DTSTART", b"DTEND", b"DURATION")}
+_UID = re.compile(rb"^UID[;:][^\r\n]*", re.M | re.I)
+_DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\r\n]*\r?\n(?![ \t])", re.M | re.I)
+
+
+def prune(data: bytes, span: TimeRange) -> bytes:
+    """The iCalendar text without the one-off VEVENTs that cannot overlap `span`, and
+    without DTSTAMP lines.
+
+    Parsing dominates reading a big calendar (icalendar spends tens of microseconds
+    per line), and a calendar kept for years is mostly events far from today. This
+    looks only at the DTSTART/DTEND dates in each VEVENT's text; anything it cannot
+    read with certainty, and every event of a recurring series, is kept for
+    icalendar to judge, so `events_in` gives the same result on the pruned text.
+    """
+    first = (span.start - PRUNE_MARGIN).strftime("%Y%m%d").encode()
+    last = (span.end + PRUNE_MARGIN).strftime("%Y%m%d").encode()
+    out: list[bytes] = []
+    dropped: list[tuple[bytes | None, bytes]] = []
+    recurring: set[bytes] = set()
+    position = 0
+    for match in _VEVENT.finditer(data):
+        out.append(data[position : match.start()])
+        position = match.end()
+        block = match.group()
+        if _SERIES_LINE.search(block) or len(_BEGIN.findall(block)) != 1:
+            found = _UID.search(block)
+            if found is not None:
+                recurring.add(found.group().strip())
+            out.append(block)
+        elif _outside(block, first, last):
+            found = _UID.search(block)
+            dropped.append((found.group().strip() if found else None, block))
+        else:
+            out.append(block)
+    out.append(data[position:])
+    for uid, block in dropped:
+        if uid is not None and uid in recurring:  # a stray part of a series: keep it
+            out.append(block)
+    return _DTSTAMP.sub(b"", b"".join(out))
+
+
+def _outside(block: bytes, first: bytes, last: bytes) -> bool:
+    """Whether the event's dates put it wholly before `first` or after `last` (dates as
+    YYYYMMDD); False whenever that cannot be read with certainty."""
+    start = _only_date(block, b"DTSTART")
+    if start is None:
+        return False
+    if start > last:
+        return True
+    if _NAMED[b"DTEND"].search(block):
+        end = _only_date(block, b"DTEND")
+        return end is not None and max(start, end) < first  # an end before the start counts as the start
+    if _NAMED[b"DURATION"].search(block):
+        return False  # could be long; not worth reading here
+    return start < first
+
+
+def _only_date(block: bytes, name: bytes) -> bytes | None:
+    """The date of the one `name` property, if it is there exactly once and readable."""
+    if len(_NAMED[name].findall(block)) != 1:
+        return None
+    match = _WHEN[name].search(block)
+    return match.group(1) if match else None
+
+
+def overlaps(start: datetime, end: datetime, span: TimeRange) -> bool:
+    """The overlap rule of recurring_ical_events' `between`: a zero-length event counts
+    at the start of the range, not at its end."""
+    return start < span.end and (end > span.start or start == end >= span.start)
+
+
 def events_in(
     calendars: Iterable[icalendar.Calendar], span: TimeRange, zone: tzinfo, where: str
 ) -> tuple[list[Event], list[Problem]]:
@@ -43,6 +132,7 @@ def events_in(
     problems: list[Problem] = []
     clean = icalendar.Calendar()
     recurring: set[str] = set()
+    vevents: list[Any] = []
     cancelled_calendar = False
     for calendar in calendars:
         if str(calendar.get("METHOD", "")).upper() == "CANCEL":
@@ -57,11 +147,27 @@ def events_in(
                     continue
                 if not component.get("UID"):
                     component["UID"] = _synthetic_uid(component)
-                if any(component.get(p) for p in ("RRULE", "RDATE", "RECURRENCE-ID")):
+                if any(component.get(p) for p in _SERIES):
                     recurring.add(str(component["UID"]))
-                clean.add_component(component)
+                vevents.append(component)
 
+    # A one-off event needs no expansion: recurring_ical_events would only hand back a
+    # copy of it, and that is most of its time on a big calendar. Series, and a UID that
+    # appears twice, go through it.
+    counts = Counter(str(c["UID"]) for c in vevents)
+    recurring |= {uid for uid, n in counts.items() if n > 1}
     events: list[Event] = []
+    for component in vevents:
+        if str(component["UID"]) in recurring or _backwards(component):
+            clean.add_component(component)
+            continue
+        try:
+            event = _event(component, zone, recurring, cancelled_calendar)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            problems.append(Problem(_describe(component, where), f"skipped: {exc}"))
+            continue
+        if event is not None and overlaps(event.start, event.end, span):
+            events.append(event)
     for occurrence in _expand(clean, span, problems, where):
         try:
             event = _event(occurrence, zone, recurring, cancelled_calendar)
@@ -71,6 +177,16 @@ def events_in(
         if event is not None:
             events.append(event)
     return events, problems
+
+
+def _backwards(component: Any) -> bool:
+    """An end before the start (recurring_ical_events reads it as the other way round)."""
+    if component.get("DTEND") is None:
+        return False
+    try:
+        return bool(component.decoded("DTEND") < component.decoded("DTSTART"))
+    except TypeError:  # a date against a date-time, or floating against zoned
+        return True
 
 
 def _expand(
