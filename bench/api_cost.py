@@ -22,7 +22,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -276,7 +276,80 @@ def busy(work: Path, background: int) -> list[tuple[str, int, dict[str, int], in
     return results
 
 
+# ---------------------------------------------------------------- IMAP
+
+
+class ImapCommands:
+    """Counts IMAP commands this process sends: imaplib tags every command, including
+    the ones imapclient writes itself."""
+
+    def __init__(self) -> None:
+        import imaplib
+
+        self.count = 0
+        real = imaplib.IMAP4._new_tag
+
+        def tagging(imap: Any) -> bytes:
+            self.count += 1
+            return real(imap)
+
+        imaplib.IMAP4._new_tag = tagging  # type: ignore[method-assign]
+
+
+def imap_idle(work: Path, server: Any, commands: ImapCommands, n: int) -> tuple[int, int]:
+    """(commands of an idle pass with n drafted thank-yous waiting, of one with n planned)."""
+    from followupd.app import opened
+    from followupd.clock import FixedClock
+    from followupd.secrets import SecretStore
+
+    results = []
+    for drafted in (True, False):
+        account = server.add_user()
+        home = work / f"imap-{n}-{drafted}"
+        home.mkdir()
+        now = datetime.now(UTC).replace(microsecond=0)
+        start = now - timedelta(hours=26) if drafted else now + timedelta(days=7)
+        events = [common.ics_interview(i, start - timedelta(minutes=i)) for i in range(n)]
+        (home / "calendar.ics").write_text(common.ics_calendar(events), encoding="utf-8")
+        config_path = common.write_config(
+            home,
+            f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+            account.mailbox_toml(),
+            '[window]\nbusiness_hours = "00:00-24:00"\nweekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\n'
+            '[secrets]\nbackend = "file"\n',
+        )
+        SecretStore("file", home / "state").set("imap", account.username, account.password)
+        clock = FixedClock(now)
+        with opened(common.load_config(config_path), clock) as (store, engine):
+            for k in range(3):
+                clock.set(now + k * POLL)
+                assert not engine.run_pass().problems
+            state = "drafted" if drafted else "planned"
+            assert sum(f.state == state for f in store.followups() if f.step == "thank-you") == n
+            before = commands.count
+            clock.set(now + 3 * POLL)
+            engine.run_pass()
+            results.append(commands.count - before)
+    return results[0], results[1]
+
+
 # ---------------------------------------------------------------- report
+
+
+@contextlib.contextmanager
+def dovecot() -> Iterator[Any]:
+    from servers import DOVECOT, Dovecot
+
+    if not Path(DOVECOT).exists():
+        print("Dovecot is not installed: no IMAP figures", file=sys.stderr)
+        yield None
+        return
+    server = Dovecot.create()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,6 +408,25 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         )
+
+        imap_rows = []
+        with dovecot() as server:
+            if server is not None:
+                commands = ImapCommands()
+                for n in sizes[:-1] if not args.quick else sizes:
+                    drafted, planned = imap_idle(work, server, commands, n)
+                    imap_rows.append([n, planned, drafted])
+                    print(f"imap idle {n}: {planned} / {drafted} commands", file=sys.stderr)
+        if imap_rows:
+            out.append(
+                common.section(
+                    "1b. IMAP commands of an idle pass",
+                    "The same idle pass on an IMAP mailbox (a real Dovecot, in-process Engine, ICS calendar): IMAP "
+                    "commands sent (every tagged command; the connection stays open between passes; after more than "
+                    "60 s idle a NOOP checks it first, which adds one at the default 5-minute poll).\n\n"
+                    + common.table(["N", "commands, N thank-yous planned", "commands, N drafts waiting"], imap_rows),
+                )
+            )
 
         busy_rows = []
         for background in (10, 100):
