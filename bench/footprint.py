@@ -261,7 +261,7 @@ def daemon_rows(name: str, points: list[dict[str, Any]]) -> list[list[Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = common.arguments(__doc__.splitlines()[0], argv)
-    checkpoints = [12, 100] if args.quick else [12, 288, 1000]
+    checkpoints = [12, 100] if args.quick else [12, 288, 576]
     out = []
     with common.workdir(args.keep, "footprint") as work:
         startup_table, figures = startup(work, 9 if args.quick else 21)
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                 "4b. Daemon memory and CPU per idle pass",
                 f"{TRACKED} tracked interviews (upcoming); the ICS file also holds {OTHER_EVENTS} other events, the "
                 "Maildir 1,000 old messages, Gmail 200. Passes requested back to back through `Daemon.wake()`; "
-                "pass 12 = an hour at the default 5-minute poll, 288 = a day, 1000 = three and a half days. CPU and wall time per idle pass are "
+                "pass 12 = an hour at the default 5-minute poll, 288 = a day, 576 = two days. CPU and wall time per idle pass are "
                 "averaged from pass 12 to the last.\n\n"
                 + common.table(
                     ["set-up", "after pass", "RSS MiB", "peak RSS MiB", "CPU ms / idle pass", "wall ms / idle pass"],

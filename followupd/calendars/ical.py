@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -39,18 +39,11 @@ def parse_calendar(data: bytes | str, where: str) -> icalendar.Calendar:
 # time zones, so two days spare cover TZIDs and floating times without reading them.
 PRUNE_MARGIN = timedelta(days=2)
 _RECURRING = (b"RRULE", b"RDATE", b"EXDATE", b"RECURRENCE-ID")
-# Whole VEVENTs, the properties `prune` reads (a value folded over lines is not read:
-# the event is kept), and DTSTAMP lines, which nothing here reads and which a feed
-# like Google's sets to the time of every download.
-_VEVENT = re.compile(rb"^[ \t]*BEGIN:VEVENT[ \t]*\r?$.*?^[ \t]*END:VEVENT[ \t]*(?:\r?\n|\Z)", re.M | re.S | re.I)
-_BEGIN = re.compile(rb"BEGIN:VEVENT", re.I)
-_SERIES_LINE = re.compile(rb"^(?:RRULE|RDATE|EXDATE|RECURRENCE-ID)[;:]", re.M | re.I)
-_WHEN = {
-    name: re.compile(rb"^" + name + rb"(?:;[^\r\n]*)?:(\d{8})(?:T\d{6}Z?)?[ \t]*\r?$", re.M | re.I)
-    for name in (b"DTSTART", b"DTEND")
-}
-_NAMED = {name: re.compile(rb"^" + name + rb"[;:]", re.M | re.I) for name in (b"DTSTART", b"DTEND", b"DURATION")}
-_UID = re.compile(rb"^UID[;:][^\r\n]*", re.M | re.I)
+# The lines `prune` reads, matched in upper-cased text (a value folded over lines is
+# not read: the event is kept), and DTSTAMP lines, which nothing here reads and which
+# a feed like Google's sets to the time of every download.
+_LINES = re.compile(rb"^(DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|RECURRENCE-ID|UID|BEGIN)([;:][^\r\n]*)", re.M)
+_DATE = re.compile(rb"(\d{8})(?:T\d{6}Z?)?\s*")
 _DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\r\n]*\r?\n(?![ \t])", re.M | re.I)
 
 
@@ -69,49 +62,77 @@ def prune(data: bytes, span: TimeRange) -> bytes:
     out: list[bytes] = []
     dropped: list[tuple[bytes | None, bytes]] = []
     recurring: set[bytes] = set()
-    position = 0
-    for match in _VEVENT.finditer(data):
-        out.append(data[position : match.start()])
-        position = match.end()
-        block = match.group()
-        if _SERIES_LINE.search(block) or len(_BEGIN.findall(block)) != 1:
-            found = _UID.search(block)
-            if found is not None:
-                recurring.add(found.group().strip())
+    for block, upper in _blocks(data):
+        if upper is None:
             out.append(block)
-        elif _outside(block, first, last):
-            found = _UID.search(block)
-            dropped.append((found.group().strip() if found else None, block))
+            continue
+        verdict, uid = _judge(upper, first, last)
+        if verdict == "series" and uid is not None:
+            recurring.add(uid)
+        if verdict == "outside":
+            dropped.append((uid, block))
         else:
             out.append(block)
-    out.append(data[position:])
     for uid, block in dropped:
         if uid is not None and uid in recurring:  # a stray part of a series: keep it
             out.append(block)
     return _DTSTAMP.sub(b"", b"".join(out))
 
 
-def _outside(block: bytes, first: bytes, last: bytes) -> bool:
-    """Whether the event's dates put it wholly before `first` or after `last` (dates as
-    YYYYMMDD); False whenever that cannot be read with certainty."""
-    start = _only_date(block, b"DTSTART")
+def _blocks(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
+    """The text cut into (VEVENT, its upper-case copy) and (whatever lies between,
+    None), in order. BEGIN and END count only at the start of a line."""
+    upper = data.upper()
+    position = start = 0
+    while True:
+        begin = upper.find(b"BEGIN:VEVENT", start)
+        if begin < 0:
+            break
+        if begin and data[begin - 1] not in b"\r\n":
+            start = begin + 1
+            continue
+        end = upper.find(b"END:VEVENT", begin)
+        while end >= 0 and data[end - 1] not in b"\r\n":
+            end = upper.find(b"END:VEVENT", end + 1)
+        if end < 0:
+            break  # never closed: icalendar decides what it is
+        line_end = data.find(b"\n", end)
+        stop = len(data) if line_end < 0 else line_end + 1
+        yield data[position:begin], None
+        yield data[begin:stop], upper[begin:stop]
+        position = start = stop
+    yield data[position:], None
+
+
+def _judge(upper: bytes, first: bytes, last: bytes) -> tuple[str, bytes | None]:
+    """("series" | "outside" | "keep", the UID line) for one VEVENT's upper-cased text:
+    "outside" only when its dates certainly put it wholly before `first` or after
+    `last` (dates as YYYYMMDD)."""
+    seen: dict[bytes, list[bytes]] = {}
+    for name, rest in _LINES.findall(upper):
+        seen.setdefault(name, []).append(rest)
+    uid = b"UID" + seen[b"UID"][0].strip() if b"UID" in seen else None
+    if any(n in seen for n in _RECURRING) or seen.get(b"BEGIN", []).count(b":VEVENT") != 1:
+        return "series", uid
+    start = _only_date(seen.get(b"DTSTART"))
     if start is None:
-        return False
+        return "keep", uid
     if start > last:
-        return True
-    if _NAMED[b"DTEND"].search(block):
-        end = _only_date(block, b"DTEND")
-        return end is not None and max(start, end) < first  # an end before the start counts as the start
-    if _NAMED[b"DURATION"].search(block):
-        return False  # could be long; not worth reading here
-    return start < first
+        return "outside", uid
+    if b"DTEND" in seen:
+        end = _only_date(seen[b"DTEND"])
+        # an end before the start counts as the start
+        return ("outside" if end is not None and max(start, end) < first else "keep"), uid
+    if b"DURATION" in seen:
+        return "keep", uid  # could be long; not worth reading here
+    return ("outside" if start < first else "keep"), uid
 
 
-def _only_date(block: bytes, name: bytes) -> bytes | None:
-    """The date of the one `name` property, if it is there exactly once and readable."""
-    if len(_NAMED[name].findall(block)) != 1:
+def _only_date(values: list[bytes] | None) -> bytes | None:
+    """The date of a property that is there exactly once with a readable value."""
+    if values is None or len(values) != 1:
         return None
-    match = _WHEN[name].search(block)
+    match = _DATE.fullmatch(values[0].rsplit(b":", 1)[-1])
     return match.group(1) if match else None
 
 
