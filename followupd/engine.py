@@ -238,7 +238,10 @@ class Engine:
         states = {(f.uid, f.step): mailbox.draft_state(_ref(f)) for f in drafted}
 
         records = self.store.interviews()
-        active = [r for r in records if self._active(r)]
+        by_uid: dict[str, list[FollowUp]] = {}
+        for f in self.store.followups():  # one query, not one per interview
+            by_uid.setdefault(f.uid, []).append(f)
+        active = [r for r in records if self._active(r, by_uid.get(r.uid, []))]
         since = min((r.interview.start for r in active), default=now)
         cursor_name = f"mailbox {mailbox.label}"
         changes = mailbox.changes(self.store.cursor(cursor_name), since)
@@ -262,10 +265,9 @@ class Engine:
             if f.state == State.DRAFTED and f.uid in replied:
                 self._stop_draft(mailbox, f, states.get((f.uid, f.step)), now)
 
-    def _active(self, record: InterviewRecord) -> bool:
+    def _active(self, record: InterviewRecord, followups: list[FollowUp]) -> bool:
         if record.replied_at is not None or record.skipped or record.interview.cancelled:
             return False
-        followups = self.store.followups(record.uid)
         return not followups or any(f.state in _OPEN for f in followups) or len(followups) < len(self.steps)
 
     def _recover(self, mailbox: Mailbox, f: FollowUp, now: datetime) -> None:

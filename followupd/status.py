@@ -6,7 +6,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from followupd.model import State
-from followupd.store import FollowUp, InterviewRecord, Store
+from followupd.store import FollowUp, Store
 
 
 def _iso(at: datetime | None, zone: tzinfo) -> str | None:
@@ -45,10 +45,14 @@ def rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
     return result
 
 
+_OPEN = frozenset({State.PLANNED, State.DRAFTING, State.DRAFTED, State.NEEDS_CONTACT})
+
+
 def summary(store: Store, zone: tzinfo, now: datetime) -> str:
     """One line for people and for systemd's STATUS=: what is tracked and what is next."""
-    records = [r for r in store.interviews() if _tracked(r, store)]
     followups = store.followups()
+    open_uids = {f.uid for f in followups if f.state in _OPEN}
+    records = [r for r in store.interviews() if r.uid in open_uids]
     upcoming = sorted(f.due_at for f in followups if f.state == State.PLANNED and f.due_at is not None)
     waiting = sum(1 for f in followups if f.state == State.DRAFTED)
     contact = len({f.uid for f in followups if f.state == State.NEEDS_CONTACT})
@@ -66,11 +70,6 @@ def summary(store: Store, zone: tzinfo, now: datetime) -> str:
     elif problems:
         parts.append(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}")
     return " · ".join(parts)
-
-
-def _tracked(record: InterviewRecord, store: Store) -> bool:
-    open_states = {State.PLANNED, State.DRAFTING, State.DRAFTED, State.NEEDS_CONTACT}
-    return any(f.state in open_states for f in store.followups(record.uid))
 
 
 def table(store: Store, zone: tzinfo, now: datetime) -> str:

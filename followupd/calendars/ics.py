@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from followupd import __version__
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
-from followupd.calendars.ical import events_in, parse_calendar
-from followupd.errors import BackendError, TransientError
+from followupd.calendars.ical import events_in, overlaps, parse_calendar, prune
+from followupd.errors import BackendError, Problem, TransientError
+from followupd.model import Event
 
 if TYPE_CHECKING:
     from followupd.config import Config, IcsCalendar
     from followupd.secrets import SecretStore
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class _Memo:
+    raw_key: tuple[bytes, TimeRange]  # the file as read
+    key: tuple[bytes, TimeRange]  # the events' text that was parsed
+    events: list[Event]
+    problems: list[Problem]
 
 
 class IcsSource(CalendarSource):
@@ -22,15 +36,29 @@ class IcsSource(CalendarSource):
         self.settings: IcsCalendar = config.calendar  # type: ignore[assignment]
         self.zone = config.me.timezone
         self.label = self.settings.label
+        self._memo: _Memo | None = None
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
+        # The events of whole days around the span are remembered with the text they
+        # came from: while the file (or, for a feed that re-stamps every download, its
+        # events) and the days stay the same, as through a daemon's day, nothing is
+        # parsed again. A new file costs one pass over its text to prune it.
         data = self._read()
-        try:
-            calendar = parse_calendar(data, self.label)
-        except ValueError as exc:
-            raise BackendError(f"{exc}; check [calendar] {'url' if self.settings.url else 'path'}") from None
-        events, problems = events_in([calendar], span, self.zone, self.label)
-        return CalendarChanges(events=events, complete=True, problems=problems)
+        wide = TimeRange(_midnight(span.start - DAY), _midnight(span.end + 2 * DAY))
+        raw_key = (hashlib.sha256(data).digest(), wide)
+        memo = self._memo
+        if memo is None or memo.raw_key != raw_key:
+            pruned = prune(data, wide)
+            key = (hashlib.sha256(pruned).digest(), wide)
+            if memo is None or memo.key != key:
+                try:
+                    calendar = parse_calendar(pruned, self.label)
+                except ValueError as exc:
+                    raise BackendError(f"{exc}; check [calendar] {'url' if self.settings.url else 'path'}") from None
+                memo = _Memo(raw_key, key, *events_in([calendar], wide, self.zone, self.label))
+            self._memo = memo = replace(memo, raw_key=raw_key)
+        inside = [e for e in memo.events if overlaps(e.start, e.end, span)]
+        return CalendarChanges(events=inside, complete=True, problems=list(memo.problems))
 
     def _read(self) -> bytes:
         if self.settings.path is not None:
@@ -60,3 +88,7 @@ class IcsSource(CalendarSource):
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise TransientError(f"cannot reach calendar server {host}: {reason}; will retry") from None
+
+
+def _midnight(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

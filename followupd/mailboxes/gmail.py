@@ -7,8 +7,10 @@
 - A draft that left Drafts was sent if a SENT message appeared in its thread after it
   was made (Gmail gives the sent copy a new message id, in the same thread), else the
   user deleted it.
-- New mail comes from `history.list` (messageAdded) from the stored historyId; only
-  the new messages' headers are fetched. An idle pass costs one `history.list`.
+- New mail comes from `history.list` from the stored historyId; only the new messages'
+  headers are fetched. An idle pass costs one `history.list`, also with drafts waiting:
+  a long-running process keeps its `drafts.list` snapshot and trusts it in a later pass
+  only after that pass's `history.list` shows no draft changed (see `_drafts`).
 - A draft joins the recruiter's existing conversation only when all four of Gmail's
   conditions hold: threadId, In-Reply-To, References and the same subject ("Re: …").
 
@@ -45,9 +47,11 @@ THREAD_HEADERS = ["Subject", "Message-ID", "References", "In-Reply-To"]
 IGNORED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH", "CHAT"})
 # A first pass (or one after a too-old historyId) reads at most this many messages back.
 LOOKBACK_LIMIT = 300
-# A drafts.list snapshot answers every draft_state of one pass; it is dropped when the
-# pass reads new mail, writes a draft, or after this many seconds, whichever is first.
+# A drafts.list snapshot answers every draft_state of one pass without asking again
+# until the pass reads new mail, writes a draft, or this many seconds pass.
 SNAPSHOT_SECONDS = 60.0
+# History records that change an existing message (a draft edited, sent or deleted).
+_CHANGED = ("messagesDeleted", "labelsAdded", "labelsRemoved")
 _MESSAGE_IDS = re.compile(r"<[^<>\s]+>")
 CLOCK_SLACK = timedelta(minutes=1)
 
@@ -60,7 +64,12 @@ class GmailMailbox(Mailbox):
         # whenever it is edited, so an entry is only trusted while both match.
         self._known: dict[str, tuple[str, str]] = {}
         self._snapshot: dict[str, dict[str, Any]] | None = None
-        self._snapshot_at = 0.0
+        self._fresh_until = 0.0  # monotonic; before it the snapshot is trusted as it is
+        # The history id as of which the snapshot is known to be current; a later pass
+        # checks the history since then before trusting it, and its changes() then
+        # reuses that same read (start id, added messages, latest id).
+        self._valid_at: str | None = None
+        self._prefetched: tuple[str, dict[str, set[str]], str] | None = None
 
     def close(self) -> None:
         self.api.close()
@@ -71,21 +80,44 @@ class GmailMailbox(Mailbox):
     # ------------------------------------------------------------ drafts
 
     def _drafts(self) -> dict[str, dict[str, Any]]:
-        """draft id -> {"id", "message": {"id", "threadId"}} for every draft, once per pass."""
-        if self._snapshot is None or time.monotonic() - self._snapshot_at > SNAPSHOT_SECONDS:
-            drafts: dict[str, dict[str, Any]] = {}
-            for page in self.api.pages(
-                "gmail",
-                "drafts.list",
-                lambda c, token: c.users().drafts().list(userId="me", maxResults=500, pageToken=token),
-            ):
-                for draft in page.get("drafts", []):
-                    drafts[draft["id"]] = draft
-            self._snapshot, self._snapshot_at = drafts, time.monotonic()
-        return self._snapshot
+        """draft id -> {"id", "message": {"id", "threadId"}} for every draft, once per pass.
+
+        A snapshot from an earlier pass is reused when the history since it shows no
+        draft edited, sent, deleted or added: an idle pass then costs the one
+        `history.list` that `changes()` needs anyway. Otherwise drafts are listed again,
+        and `changes()` reads the history after that listing, as it always did.
+        """
+        if self._snapshot is not None and time.monotonic() < self._fresh_until:
+            return self._snapshot
+        if self._snapshot is not None and self._valid_at is not None and self._unchanged_since(self._valid_at):
+            self._fresh_until = time.monotonic() + SNAPSHOT_SECONDS
+            return self._snapshot
+        drafts: dict[str, dict[str, Any]] = {}
+        for page in self.api.pages(
+            "gmail",
+            "drafts.list",
+            lambda c, token: c.users().drafts().list(userId="me", maxResults=500, pageToken=token),
+        ):
+            for draft in page.get("drafts", []):
+                drafts[draft["id"]] = draft
+        self._snapshot, self._valid_at = drafts, None
+        self._fresh_until = time.monotonic() + SNAPSHOT_SECONDS
+        return drafts
+
+    def _unchanged_since(self, start: str) -> bool:
+        try:
+            added, latest, touched = self._read_history(start)
+        except ApiError as exc:
+            if exc.status == 404:
+                return False  # too old: list the drafts; changes() deals with the history
+            raise
+        if touched:
+            return False
+        self._prefetched = (start, added, latest)
+        return True
 
     def _forget_snapshot(self) -> None:
-        self._snapshot = None
+        self._snapshot = self._valid_at = None
 
     def _draft_header_id(self, draft_id: str, gmail_id: str) -> str | None:
         known = self._known.get(draft_id)
@@ -200,7 +232,7 @@ class GmailMailbox(Mailbox):
     # ------------------------------------------------------------ new mail
 
     def changes(self, cursor: str | None, since: datetime) -> MailChanges:
-        self._forget_snapshot()  # the pass has looked at its drafts; the next one looks again
+        self._fresh_until = 0.0  # the pass has looked at its drafts; the next one checks first
         if cursor:
             try:
                 return self._history(cursor)
@@ -211,16 +243,36 @@ class GmailMailbox(Mailbox):
                     "%s: history id %s is too old for Gmail (it keeps about a week); reading mail since %s instead",
                     self.label, cursor, since.isoformat(timespec="minutes"),
                 )
+        self._forget_snapshot()
         return self._resync(since)
 
     def _history(self, start: str) -> MailChanges:
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched[0] == start:
+            _, added, latest = prefetched
+            touched = False
+        else:
+            added, latest, touched = self._read_history(start)
+        if touched:
+            self._forget_snapshot()
+        elif self._snapshot is not None:
+            self._valid_at = latest
+        messages, skipped = self._infos(list(added))
+        return MailChanges(messages, latest, skipped)
+
+    def _read_history(self, start: str) -> tuple[dict[str, set[str]], str, bool]:
+        """(new messages -> labels, latest history id, whether a draft in the snapshot may
+        have changed) since `start`. Every history type is asked for: a draft the user
+        edits, sends or deletes shows as a deletion or label change of its message."""
         added: dict[str, set[str]] = {}
         latest = start
+        drafts = {d.get("message", {}).get("id") for d in (self._snapshot or {}).values()}
+        touched = False
         for page in self.api.pages(
             "gmail",
             "history.list",
             lambda c, token: c.users().history().list(
-                userId="me", startHistoryId=start, historyTypes=["messageAdded"], maxResults=500, pageToken=token
+                userId="me", startHistoryId=start, maxResults=500, pageToken=token
             ),
         ):
             for record in page.get("history", []):
@@ -229,9 +281,12 @@ class GmailMailbox(Mailbox):
                     labels = set(message.get("labelIds", []))
                     if "id" in message and not labels & IGNORED_LABELS:
                         added[message["id"]] = labels
+                    # A draft that appeared after the listing (ours are listed after we make them).
+                    touched |= "DRAFT" in labels and message.get("id") not in drafts
+                for kind in _CHANGED:
+                    touched |= any(item.get("message", {}).get("id") in drafts for item in record.get(kind, []))
             latest = str(page.get("historyId") or latest)
-        messages, skipped = self._infos(list(added))
-        return MailChanges(messages, latest, skipped)
+        return added, latest, touched
 
     def _resync(self, since: datetime) -> MailChanges:
         # The history id first: anything arriving while we list is then seen twice, never missed.

@@ -164,6 +164,9 @@ class ImapMailbox(Mailbox):
         self._folders: dict[str, str | None] | None = None
         self._secret: str | None = None
         self._warned_no_sent = False
+        # (UIDVALIDITY, UIDs not \Deleted) of Drafts, read once for all the draft_state
+        # calls of a pass; forgotten when the pass reads new mail or writes.
+        self._live: tuple[str, set[int]] | None = None
 
     # ------------------------------------------------------------ connection
 
@@ -204,6 +207,7 @@ class ImapMailbox(Mailbox):
             self._used_at = time.monotonic()
 
     def close(self) -> None:
+        self._live = None
         client, self._client = self._client, None
         if client is not None:
             logout(client)
@@ -254,6 +258,7 @@ class ImapMailbox(Mailbox):
     # ------------------------------------------------------------ drafts
 
     def locate(self, message_id: str) -> Located | None:
+        self._live = None
         with self._session() as client:
             for role in ("drafts", "sent"):
                 folder = self._folder(client, role)
@@ -275,6 +280,7 @@ class ImapMailbox(Mailbox):
         return None
 
     def create_draft(self, message: EmailMessage, thread: ThreadHint | None = None) -> DraftRef:
+        self._live = None
         message_id = str(message["Message-ID"])
         raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         with self._session() as client:
@@ -311,12 +317,28 @@ class ImapMailbox(Mailbox):
 
     def draft_state(self, ref: DraftRef) -> DraftState:
         with self._session() as client:
+            validity, _, uid = ref.key.partition(":")
+            live = self._live_drafts(client)
+            if live is not None and live[0] == validity and uid.isdigit() and int(uid) in live[1]:
+                # An IMAP message never changes (an edit is a new message): the one we
+                # appended, still there, is as we wrote it. No need to download it.
+                return DraftState.UNTOUCHED
             found = self._find(client, ref, readonly=True)
         if found is None:
             return DraftState.GONE
         return DraftState.UNTOUCHED if _fingerprint(found[1]) == ref.fingerprint else DraftState.EDITED
 
+    def _live_drafts(self, client: IMAPClient) -> tuple[str, set[int]] | None:
+        if self._live is None:
+            folder = self._folder(client, "drafts")
+            if folder is None:
+                return None
+            validity = client.select_folder(folder, readonly=True)[b"UIDVALIDITY"]
+            self._live = (str(validity), set(client.search(["NOT", "DELETED"])))
+        return self._live
+
     def delete_draft(self, ref: DraftRef) -> None:
+        self._live = None
         with self._session() as client:
             found = self._find(client, ref, readonly=False)
             if found is None:
@@ -335,6 +357,7 @@ class ImapMailbox(Mailbox):
     # ------------------------------------------------------------ reading INBOX and Sent
 
     def changes(self, cursor: str | None, since: datetime) -> MailChanges:
+        self._live = None  # the pass has looked at its drafts; the next one looks again
         try:
             state: dict[str, Any] = json.loads(cursor) if cursor else {}
             if not isinstance(state, dict):
