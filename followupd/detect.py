@@ -20,6 +20,8 @@ FREE_MAIL = frozenset(
 _SERVICE_DOMAINS = (".calendar.google.com",)  # rooms, resources and group calendars
 _SERVICE_LOCALS = re.compile(r"^(no-?reply|do-?not-?reply|calendar-notification|notifications?|mailer-daemon)$")
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 line folding
+_NEWLINE = re.compile(r"\\[nN]")  # an escaped newline inside a TEXT value
 _SEPARATORS = re.compile(r"\s+[-–—|:/]\s+|:\s+")
 
 
@@ -62,6 +64,16 @@ class Detector:
             recurrence_id=event.recurrence_id,
         )
         return Detection(interview, reason)
+
+    def mentions_keyword(self, ical_text: str) -> bool:
+        """Whether one VEVENT's raw iCalendar text could hold a keyword: a cheap test
+        that lets a source skip parsing events that cannot be interviews. It errs on
+        the side of yes (it reads every property, not just the title and description)."""
+        if self._keywords is None:
+            return False
+        text = _FOLD.sub("", ical_text)
+        text = _NEWLINE.sub("\n", text).replace("\\", "")
+        return bool(self._keywords.search(clean_block(text, limit=len(text) + 1)))
 
     def _mine(self, who: Attendee) -> bool:
         return who.is_self or who.email.lower() in self.me.addresses

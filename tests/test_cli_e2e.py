@@ -282,6 +282,15 @@ def test_deleted_event_cancels_planned_steps(cli: Cli, maildir: Path) -> None:
     assert drafts(maildir) == []
 
 
+def test_event_that_no_longer_looks_like_an_interview_cancels_its_steps(cli: Cli, maildir: Path) -> None:
+    cli.run(iso(END + timedelta(minutes=5)))
+    write_calendar(cli, acme(summary="Lunch with the Acme team", description=""))
+    cli.run(iso(END + timedelta(hours=1)))
+    assert {r["state"] for r in cli.status()} == {"cancelled"}
+    cli.run(iso(DUE))
+    assert drafts(maildir) == []
+
+
 def test_moved_event_is_replanned(cli: Cli, maildir: Path) -> None:
     cli.run(iso(START - timedelta(days=1)))
     assert cli.step(UID)["due_at"] == iso(DUE)

@@ -9,12 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401 - fixture
-from mailbox_contract import T0, draft, raw_mail
 
 from followupd.mailboxes.gmail import GmailMailbox
 from followupd.model import DraftRef, DraftState
+
+from google_emulator import Emulator
+from google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401 - fixture
+from mailbox_contract import T0, draft, raw_mail
 
 
 @pytest.fixture

@@ -11,16 +11,17 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import recurring_ical_events
-from conftest import make_maildir, write_config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ics import calendar, vevent
 
 from followupd import config as config_module
 from followupd.calendars import TimeRange
 from followupd.calendars.ical import _check, _event, events_in, parse_calendar, prune
 from followupd.calendars.ics import IcsSource
 from followupd.model import Event
+
+from conftest import make_maildir, write_config
+from ics import calendar, vevent
 
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
 SPAN = TimeRange(NOW - timedelta(days=3), NOW + timedelta(days=60))
@@ -218,3 +219,29 @@ def test_the_source_remembers_and_notices_changes(tmp_path: Path, monkeypatch: p
     ics.write_text(calendar(vevent("a", base, base + timedelta(hours=1), summary="Interview moved")))
     assert fetch(base + timedelta(hours=4)) == ["a"]
     assert len(parses) > count
+
+
+def test_only_events_that_could_be_interviews_are_parsed() -> None:
+    from followupd.config import Detect, Me
+    from followupd.detect import Detector
+
+    detector = Detector(Me(name="Ada", email="ada@example.org", timezone=ZONE), Detect())
+    start = NOW + timedelta(days=1)
+    folded = vevent("folded", start, start + timedelta(hours=1), "Chat").replace(
+        "SUMMARY:Chat", "SUMMARY:Phone scr\n een with Acme"  # a keyword folded over two lines
+    )
+    text = calendar(
+        vevent("lunch", start, start + timedelta(hours=1), "Lunch with Sam"),
+        vevent("interview", start, start + timedelta(hours=1), "Interview: Engineer at Acme"),
+        vevent("described", start, start + timedelta(hours=1), "Chat", description="Hiring\nmanager round"),
+        vevent("hidden", start, start + timedelta(hours=1), "Inter\u200bview with Globex"),
+        folded,
+        vevent("weekly", start, start + timedelta(hours=1), "Standup", extra="RRULE:FREQ=WEEKLY;COUNT=3"),
+    )
+    kept = {e.uid for e in events_in([parse_calendar(prune(text.encode(), SPAN, detector.mentions_keyword), "t")],
+                                     SPAN, ZONE, "t")[0]}
+    # Whatever the detector would call an interview is still there; series are never cut.
+    assert kept == {"interview", "described", "hidden", "folded", "weekly"}
+    everything = read(text)[0]
+    detected = {e.uid for e in everything if detector.detect(e).interview is not None}
+    assert detected <= kept

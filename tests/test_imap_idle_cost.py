@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailbox_contract import T0, draft
-from servers import ImapAccount
 from test_imap_mailbox import ImapHarness
 
 from followupd.model import DraftRef, DraftState
+
+from mailbox_contract import T0, draft
+from servers import ImapAccount
 
 
 @pytest.fixture

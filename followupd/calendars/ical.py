@@ -6,7 +6,7 @@ import hashlib
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -47,9 +47,9 @@ _DATE = re.compile(rb"(\d{8})(?:T\d{6}Z?)?\s*")
 _DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\r\n]*\r?\n(?![ \t])", re.M | re.I)
 
 
-def prune(data: bytes, span: TimeRange) -> bytes:
-    """The iCalendar text without the one-off VEVENTs that cannot overlap `span`, and
-    without DTSTAMP lines.
+def prune(data: bytes, span: TimeRange, wanted: Callable[[str], bool] | None = None) -> bytes:
+    """The iCalendar text without the one-off VEVENTs that cannot overlap `span` (or,
+    given `wanted`, whose text it rejects), and without DTSTAMP lines.
 
     Parsing dominates reading a big calendar (icalendar spends tens of microseconds
     per line), and a calendar kept for years is mostly events far from today. This
@@ -69,6 +69,8 @@ def prune(data: bytes, span: TimeRange) -> bytes:
         verdict, uid = _judge(upper, first, last)
         if verdict == "series" and uid is not None:
             recurring.add(uid)
+        if verdict == "keep" and wanted is not None and not wanted(block.decode("utf-8", "replace")):
+            verdict = "outside"  # cannot be an interview: not worth parsing
         if verdict == "outside":
             dropped.append((uid, block))
         else:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from followupd import __version__
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
 from followupd.calendars.ical import events_in, overlaps, parse_calendar, prune
+from followupd.detect import Detector
 from followupd.errors import BackendError, Problem, TransientError
 from followupd.model import Event
 
@@ -37,6 +38,8 @@ class IcsSource(CalendarSource):
         self.zone = config.me.timezone
         self.label = self.settings.label
         self._memo: _Memo | None = None
+        # Only events that could be interviews are worth icalendar's (slow) parse.
+        self.detector = Detector(config.me, config.detect)
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
         # The events of whole days around the span are remembered with the text they
@@ -48,7 +51,7 @@ class IcsSource(CalendarSource):
         raw_key = (hashlib.sha256(data).digest(), wide)
         memo = self._memo
         if memo is None or memo.raw_key != raw_key:
-            pruned = prune(data, wide)
+            pruned = prune(data, wide, self.detector.mentions_keyword)
             key = (hashlib.sha256(pruned).digest(), wide)
             if memo is None or memo.key != key:
                 try:
