@@ -22,6 +22,7 @@ _SERVICE_LOCALS = re.compile(r"^(no-?reply|do-?not-?reply|calendar-notification|
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 line folding
 _NEWLINE = re.compile(r"\\[nN]")  # an escaped newline inside a TEXT value
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SEPARATORS = re.compile(r"\s+[-–—|:/]\s+|:\s+")
 
 
@@ -37,6 +38,7 @@ class Detector:
         self.settings = settings
         self._keywords = _phrases(settings.keywords)
         self._exclude = _phrases(settings.exclude)
+        self._needles = tuple(max(re.split(r"\W+", k.lower()), key=len) for k in settings.keywords)
 
     def detect(self, event: Event) -> Detection:
         summary = clean_line(event.summary)
@@ -73,6 +75,13 @@ class Detector:
             return False
         text = _FOLD.sub("", ical_text)
         text = _NEWLINE.sub("\n", text).replace("\\", "")
+        if text.isascii() and not _CONTROL.search(text):
+            # Cleaning would not change a letter here: a keyword needs its longest word
+            # to appear as plain text, which a substring test rules out cheaply.
+            lower = text.lower()
+            return any(word in lower for word in self._needles) and bool(self._keywords.search(text))
+        # Characters that cleaning removes can hide a keyword (a zero-width space
+        # inside "interview", say): search what the detector will see.
         return bool(self._keywords.search(clean_block(text, limit=len(text) + 1)))
 
     def _mine(self, who: Attendee) -> bool:
