@@ -338,18 +338,8 @@ def imap_idle(work: Path, server: Any, commands: ImapCommands, n: int) -> tuple[
 
 @contextlib.contextmanager
 def dovecot() -> Iterator[Any]:
-    from servers import DOVECOT, Dovecot
-
-    if not Path(DOVECOT).exists():
-        print("Dovecot is not installed: no IMAP figures", file=sys.stderr)
-        yield None
-        return
-    server = Dovecot.create()
-    try:
-        server.start()
+    with common.dovecot_if_installed("no IMAP figures") as server:
         yield server
-    finally:
-        server.remove()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -329,3 +329,19 @@ def wait_until(condition: Any, timeout: float, interval: float = 0.01, what: str
 
 def section(title: str, body: str) -> str:
     return f"## {title}\n\n{body.strip()}\n"
+
+
+@contextlib.contextmanager
+def dovecot_if_installed(without: str | None) -> Iterator[Any]:
+    """A throwaway Dovecot (tests/servers.py), stopped by PID at the end. Without
+    Dovecot: yield None and say `without` on stderr, or exit when `without` is None."""
+    from servers import DOVECOT, running_dovecot
+
+    if not Path(DOVECOT).exists():
+        if without is None:
+            raise SystemExit("Dovecot is not installed (apt install dovecot-imapd); this benchmark needs it")
+        print(f"Dovecot is not installed: {without}", file=sys.stderr)
+        yield None
+        return
+    with running_dovecot() as server:
+        yield server

@@ -179,17 +179,8 @@ def imap_home(work: Path, account: Any) -> Path:
 
 @contextlib.contextmanager
 def dovecot() -> Iterator[Any]:
-    from servers import DOVECOT, Dovecot
-
-    if not Path(DOVECOT).exists():
-        yield None
-        return
-    server = Dovecot.create()
-    try:
-        server.start()
+    with common.dovecot_if_installed("no IMAP footprint") as server:
         yield server
-    finally:
-        server.remove()
 
 
 # ---------------------------------------------------------------- the daemon

@@ -101,16 +101,8 @@ class Daemon:
 
 @contextlib.contextmanager
 def dovecot() -> Iterator[Any]:
-    from servers import DOVECOT, Dovecot
-
-    if not Path(DOVECOT).exists():
-        raise SystemExit("Dovecot is not installed (apt install dovecot-imapd); the latency benchmark needs it")
-    server = Dovecot.create()
-    try:
-        server.start()
+    with common.dovecot_if_installed(None) as server:
         yield server
-    finally:
-        server.remove()
 
 
 def set_up(work: Path, name: str, account: Any, trials: int, poll: str) -> tuple[Path, Path]:

@@ -176,6 +176,17 @@ def read_password(prompt: str) -> str:
     return secret
 
 
+def password_for(store: SecretStore, kind: str, section: str, username: str, password_command: str | None) -> str:
+    """The password from `password_command`, else the one `followupd auth KIND` stored."""
+    if password_command:
+        return run_password_command(password_command, section)
+    secret = store.get(kind, username)
+    if not secret:
+        label = "IMAP" if kind == "imap" else "CalDAV"
+        raise AuthError(f"no {label} password is stored for {username} in {store.where()}", hint=f"followupd auth {kind}")
+    return secret
+
+
 def sign_in_with_password(
     store: SecretStore,
     kind: str,

@@ -318,28 +318,31 @@ def _have_dovecot() -> None:
     need(os.path.exists(DOVECOT), "Dovecot is not installed (apt install dovecot-imapd)")
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    """One Dovecot for the whole session; use `imap_account` for a fresh user."""
-    _have_dovecot()
+@contextlib.contextmanager
+def running_dovecot() -> Iterator[Dovecot]:
+    """A started Dovecot, removed (stopped by PID, files deleted) on exit."""
     server = Dovecot.create()
     try:
         server.start()
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """One Dovecot for the whole session; use `imap_account` for a fresh user."""
+    _have_dovecot()
+    with running_dovecot() as server:
+        yield server
 
 
 @pytest.fixture
 def own_dovecot() -> Iterator[Dovecot]:
     """A Dovecot for one test, which it may stop and start again."""
     _have_dovecot()
-    server = Dovecot.create()
-    try:
-        server.start()
+    with running_dovecot() as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
 from followupd.calendars.ical import events_in, parse_calendar
 from followupd.errors import AuthError, BackendError, FollowupdError, Problem, TransientError
-from followupd.secrets import run_password_command, sign_in_with_password
+from followupd.secrets import password_for, sign_in_with_password
 
 if TYPE_CHECKING:
     import argparse
@@ -38,14 +38,7 @@ SLACK = timedelta(days=7)  # read this far past the range, so the next passes ca
 
 
 def password(settings: CaldavCalendar, secrets: SecretStore) -> str:
-    if settings.password_command:
-        return run_password_command(settings.password_command, "calendar")
-    secret = secrets.get("caldav", settings.username)
-    if not secret:
-        raise AuthError(
-            f"no CalDAV password is stored for {settings.username} in {secrets.where()}", hint="followupd auth caldav"
-        )
-    return secret
+    return password_for(secrets, "caldav", "calendar", settings.username, settings.password_command)
 
 
 def _server(settings: CaldavCalendar) -> str:

@@ -26,7 +26,7 @@ from followupd.errors import AuthError, BackendError, FollowupdError, TransientE
 from followupd.mailboxes import Mailbox, body_fingerprint
 from followupd.mailboxes.parse import message_info, parse_date
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
-from followupd.secrets import run_password_command, sign_in_with_password
+from followupd.secrets import password_for, sign_in_with_password
 
 if TYPE_CHECKING:
     import argparse
@@ -57,14 +57,7 @@ _parser = email.parser.BytesParser(policy=email.policy.default)
 
 def password(settings: ImapSettings, secrets: SecretStore) -> str:
     """The password from `password_command`, else the one `followupd auth imap` stored."""
-    if settings.password_command:
-        return run_password_command(settings.password_command, "mailbox")
-    secret = secrets.get("imap", settings.username)
-    if not secret:
-        raise AuthError(
-            f"no IMAP password is stored for {settings.username} in {secrets.where()}", hint="followupd auth imap"
-        )
-    return secret
+    return password_for(secrets, "imap", "mailbox", settings.username, settings.password_command)
 
 
 def address(settings: ImapSettings) -> str:
