@@ -75,6 +75,21 @@ def _events_in_a_full_pass(world) -> int:  # type: ignore[no-untyped-def]
     return events
 
 
+def _kill_and_check(name: str, count: int, world, drafts_of) -> None:  # type: ignore[no-untyped-def]
+    """Run `count` kills on one backend and require a clean tally."""
+    tally = trials(
+        seed=SEED,
+        count=count,
+        max_events=_events_in_a_full_pass(world),
+        world=world,
+        drafts_of=drafts_of,
+        expected_ids=_expected,
+    )
+    print(f"\n{name}: {tally}")
+    assert tally.failures == []
+    assert tally.kills >= count and tally.gap_kills > 0
+
+
 def test_sigkill_anywhere_on_maildir(tmp_path: Path) -> None:
     preload("followupd.mailboxes.maildir")
 
@@ -82,18 +97,7 @@ def test_sigkill_anywhere_on_maildir(tmp_path: Path) -> None:
         return f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"'
 
     worlds = tmp_path / "worlds"
-    world = _world_factory(worlds, mailbox)
-    tally = trials(
-        seed=SEED,
-        count=KILLS,
-        max_events=_events_in_a_full_pass(world),
-        world=world,
-        drafts_of=_maildir_drafts(worlds),
-        expected_ids=_expected,
-    )
-    print(f"\nmaildir: {tally}")
-    assert tally.failures == []
-    assert tally.kills >= KILLS and tally.gap_kills > KILLS // 10
+    _kill_and_check("maildir", KILLS, _world_factory(worlds, mailbox), _maildir_drafts(worlds))
 
 
 def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
@@ -131,17 +135,7 @@ def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
                     counts[mid] = counts.get(mid, 0) + 1
             return counts
 
-        tally = trials(
-            seed=SEED,
-            count=REMOTE_KILLS,
-            max_events=_events_in_a_full_pass(world),
-            world=world,
-            drafts_of=drafts_of,
-            expected_ids=_expected,
-        )
-    print(f"\ngmail: {tally}")
-    assert tally.failures == []
-    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
+        _kill_and_check("gmail", REMOTE_KILLS, world, drafts_of)
 
 
 def test_sigkill_anywhere_on_imap(tmp_path: Path, dovecot) -> None:  # type: ignore[no-untyped-def]
@@ -170,14 +164,4 @@ def test_sigkill_anywhere_on_imap(tmp_path: Path, dovecot) -> None:  # type: ign
         finally:
             accounts[n].close()  # type: ignore[attr-defined]
 
-    tally = trials(
-        seed=SEED,
-        count=REMOTE_KILLS,
-        max_events=_events_in_a_full_pass(world),
-        world=world,
-        drafts_of=drafts_of,
-        expected_ids=_expected,
-    )
-    print(f"\nimap: {tally}")
-    assert tally.failures == []
-    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
+    _kill_and_check("imap", REMOTE_KILLS, world, drafts_of)

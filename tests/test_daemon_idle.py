@@ -16,24 +16,32 @@ from servers import Dovecot, ImapAccount
 from test_daemon import SOON, DaemonProcess, start  # noqa: F401 - the fixture
 
 
-def test_reply_through_idle_stops_the_sequence(
-    home: Path, imap_account: ImapAccount, start: Callable[..., DaemonProcess]  # noqa: F811
-) -> None:
+def _drafted_and_idling(home: Path, account: ImapAccount, uid: str, start: Callable[..., DaemonProcess],  # noqa: F811
+                        *args: str) -> tuple[Cli, DaemonProcess]:
+    """`followupd run` on an interview that ended a minute ago, its thank-you due at once
+    (the poll an hour away), once its draft is made and its mailbox is IDLEing."""
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     (home / "calendar.ics").write_text(
-        calendar(vevent("idle-1@test", end - timedelta(hours=1), end, organizer="Jane Doe <jane.doe@acme.io>"))
+        calendar(vevent(uid, end - timedelta(hours=1), end, organizer="Jane Doe <jane.doe@acme.io>"))
     )
     config = write_config(
         home,
         f'kind = "ics"\npath = "{home / "calendar.ics"}"',
-        imap_account.mailbox_toml(),
+        account.mailbox_toml(),
         SOON.format(after="1s", before="1h") + '\n[secrets]\nbackend = "file"\n',
     )
-    SecretStore("file", home / "state").set("imap", imap_account.username, imap_account.password)
+    SecretStore("file", home / "state").set("imap", account.username, account.password)
     cli = Cli(home, config)
-    daemon = start(cli, "-v")
+    daemon = start(cli, *args)
     daemon.wait_for(r"thank-you draft created")
     daemon.wait_for(r"pushes new mail")
+    return cli, daemon
+
+
+def test_reply_through_idle_stops_the_sequence(
+    home: Path, imap_account: ImapAccount, start: Callable[..., DaemonProcess]  # noqa: F811
+) -> None:
+    cli, daemon = _drafted_and_idling(home, imap_account, "idle-1@test", start, "-v")
 
     client = imap_account.connect()
     client.append("INBOX", raw_mail(sender="Jane Doe <jane.doe@acme.io>", subject="Re: Thank you"))
@@ -50,21 +58,7 @@ def test_dovecot_restart_while_idling(
     """The server goes away under the IDLE connection and comes back: the daemon stays
     up, says so once, reconnects by itself and still sees the reply."""
     account = own_dovecot.add_user()
-    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
-    (home / "calendar.ics").write_text(
-        calendar(vevent("idle-2@test", end - timedelta(hours=1), end, organizer="Jane Doe <jane.doe@acme.io>"))
-    )
-    config = write_config(
-        home,
-        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
-        account.mailbox_toml(),
-        SOON.format(after="1s", before="1h") + '\n[secrets]\nbackend = "file"\n',
-    )
-    SecretStore("file", home / "state").set("imap", account.username, account.password)
-    cli = Cli(home, config)
-    daemon = start(cli)
-    daemon.wait_for(r"thank-you draft created")
-    daemon.wait_for(r"pushes new mail")
+    cli, daemon = _drafted_and_idling(home, account, "idle-2@test", start)
 
     own_dovecot.stop()
     daemon.wait_for(r"IDLE on .* stopped", timeout=40)
