@@ -34,19 +34,8 @@ from typing import Any
 
 import common
 
-WINDOW = """
-[window]
-after = "1h"
-before = "3d"
-business_hours = "00:00-24:00"
-weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+from conftest import round_the_clock
 
-[daemon]
-poll = "{poll}"
-
-[secrets]
-backend = "file"
-"""
 SHORT_POLL = 4.0
 DOVECOT_DELAY = 0.5  # Dovecot sends IDLE notifications half a second after a change
 
@@ -114,7 +103,7 @@ def set_up(work: Path, name: str, account: Any, trials: int, poll: str) -> tuple
     events = [common.ics_interview(i, ended - timedelta(hours=1, minutes=i)) for i in range(trials)]
     (home / "calendar.ics").write_text(common.ics_calendar(events), encoding="utf-8")
     config = common.write_config(
-        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', account.mailbox_toml(), WINDOW.format(poll=poll)
+        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', account.mailbox_toml(), round_the_clock("1h", "3d", poll) + '\n[secrets]\nbackend = "file"\n'
     )
     SecretStore("file", home / "state").set("imap", account.username, account.password)
     return home, config

@@ -190,7 +190,7 @@ def _run(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-de
     if not args.once:
         from followupd.daemon import run_daemon
 
-        return run_daemon(config, args.config)
+        return run_daemon(config)
     from followupd.app import opened
     from followupd.notify import Notifier
 

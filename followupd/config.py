@@ -160,7 +160,7 @@ def _url(value: Any) -> str:
     return text
 
 
-def _conv(fn: Callable[[Any], Any], default: Any = dataclasses.MISSING, doc: str = "") -> Any:
+def _conv(fn: Callable[[Any], Any], default: Any = dataclasses.MISSING) -> Any:
     if default is dataclasses.MISSING:
         return field(metadata={"conv": fn})
     if isinstance(default, (list, dict, set)):

@@ -215,10 +215,6 @@ class Daemon:
         """Ask the daemon to stop, from any thread (SIGTERM does the same)."""
         self._inbox.put(signal.SIGTERM)
 
-    def reload(self) -> None:
-        """Ask the daemon to reload its config, from any thread (SIGHUP does the same)."""
-        self._inbox.put(signal.SIGHUP)
-
     def wake(self) -> None:
         """Run a pass as soon as possible; called by a pushing mailbox, from any thread."""
         self._request("new mail")
@@ -506,8 +502,7 @@ def _span(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-def run_daemon(config: Config, config_arg: str | None = None) -> int:
-    """`followupd run`: the config was loaded by the CLI; `config_arg` is kept for callers
-    that pass it, the reload reads `config.path` (the file the CLI found)."""
+def run_daemon(config: Config) -> int:
+    """`followupd run`: the config was loaded by the CLI; a reload reads `config.path`."""
     check_templates(config, SystemClock().now())
     return Daemon(config).run()

@@ -20,10 +20,9 @@ class State(enum.StrEnum):
     NEEDS_CONTACT = "needs_contact"
 
 
-# States the planner recomputes on every pass from the interview and the clock.
+# States the planner recomputes on every pass from the interview and the clock; the
+# others record what happened in the mailbox, and only the engine moves them.
 DERIVED = frozenset({State.PLANNED, State.CANCELLED, State.NEEDS_CONTACT, State.MISSED})
-# States that record something that happened in the mailbox; only the engine moves them.
-FACTUAL = frozenset(State) - DERIVED
 
 
 class Partstat(enum.StrEnum):

@@ -88,6 +88,17 @@ def maildir(home: Path) -> Path:
     return make_maildir(home / "Mail")
 
 
+def round_the_clock(after: str, before: str, poll: str = "1h") -> str:
+    """[window] and [daemon] tables for tests on the real clock: business hours all day
+    every day, so a follow-up's due_at is exactly end + after; a long poll, so only the
+    due job (or a push) can run the pass a test waits for."""
+    days = '["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'
+    return (
+        f'\n[window]\nafter = "{after}"\nbefore = "{before}"\nbusiness_hours = "00:00-24:00"\n'
+        f"weekdays = {days}\n\n[daemon]\npoll = \"{poll}\"\n"
+    )
+
+
 def write_config(home: Path, calendar: str, mailbox: str, extra: str = "", zone: str = "Europe/London") -> Path:
     path = home / "config.toml"
     path.write_text(

@@ -21,21 +21,8 @@ import pytest
 
 from followupd.errors import EXIT_CONFIG, EXIT_ERROR
 
-from conftest import Cli, write_config
+from conftest import Cli, round_the_clock, write_config
 from ics import calendar, vevent
-
-# Business hours around the clock and a window opening seconds after the interview,
-# so a follow-up's due_at is exactly end + after.
-SOON = """
-[window]
-after = "{after}"
-before = "{before}"
-business_hours = "00:00-24:00"
-weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-[daemon]
-poll = "1h"
-"""
 
 
 class DaemonProcess:
@@ -121,7 +108,7 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     (home / "calendar.ics").write_text(calendar(acme))
     notified = home / "notified"
     notify = f'\n[notify]\ncommand = "echo \\"$FOLLOWUPD_EVENT $FOLLOWUPD_UID\\" >> {notified}"\n'
-    cli = _cli(home, maildir, SOON.format(after="5s", before="1h") + notify)
+    cli = _cli(home, maildir, round_the_clock("5s", "1h") + notify)
     good_config = cli.config.read_text()
 
     # JOURNAL_STREAM as under systemd (not our stderr, so no priority prefixes either).
@@ -197,7 +184,7 @@ def test_speaks_sd_notify_and_refuses_a_second_daemon(
     (home / "calendar.ics").write_text(
         calendar(vevent("acme-1@test", end - timedelta(hours=1), end))
     )
-    cli = _cli(home, maildir, SOON.format(after="1d", before="2d"))
+    cli = _cli(home, maildir, round_the_clock("1d", "2d"))
     name = f"followupd-test-{time.monotonic_ns()}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind("\0" + name)  # an abstract socket, as systemd's NOTIFY_SOCKET may be
@@ -234,7 +221,7 @@ def test_an_unreachable_server_is_logged_once_retried_and_shown(
             home,
             calendar_,
             f'kind = "maildir"\npath = "{maildir}"',
-            SOON.format(after="1d", before="2d"),
+            round_the_clock("1d", "2d"),
         ),
     )
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from followupd.secrets import SecretStore
 
-from conftest import Cli, write_config
+from conftest import Cli, round_the_clock, write_config
 from ics import calendar, vevent
 from mailbox_contract import raw_mail
 from servers import Dovecot, ImapAccount
-from test_daemon import SOON, DaemonProcess, start  # noqa: F401 - the fixture
+from test_daemon import DaemonProcess, start  # noqa: F401 - the fixture
 
 
 def _drafted_and_idling(home: Path, account: ImapAccount, uid: str, start: Callable[..., DaemonProcess],  # noqa: F811
@@ -28,7 +28,7 @@ def _drafted_and_idling(home: Path, account: ImapAccount, uid: str, start: Calla
         home,
         f'kind = "ics"\npath = "{home / "calendar.ics"}"',
         account.mailbox_toml(),
-        SOON.format(after="1s", before="1h") + '\n[secrets]\nbackend = "file"\n',
+        round_the_clock("1s", "1h") + '\n[secrets]\nbackend = "file"\n',
     )
     SecretStore("file", home / "state").set("imap", account.username, account.password)
     cli = Cli(home, config)

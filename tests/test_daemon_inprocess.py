@@ -25,19 +25,10 @@ from followupd.mailboxes.maildir import MaildirMailbox
 from followupd.sdnotify import SystemdNotifier
 from followupd.store import Store
 
-from conftest import write_config
+from conftest import round_the_clock, write_config
 from ics import calendar, vevent
 
-WINDOW = """
-[window]
-after = "1h"
-before = "1d"
-business_hours = "00:00-24:00"
-weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-[daemon]
-poll = "1h"
-"""
+WINDOW = round_the_clock("1h", "1d")
 
 
 def _config(home: Path, maildir: Path) -> Config:

@@ -12,12 +12,10 @@ from followupd.model import Event
 class MemoryCalendar(CalendarSource):
     events: dict[str, Event] = field(default_factory=dict)
     label: str = "memory"
-    fetches: int = 0
 
     def put(self, event: Event) -> None:
         self.events[event.key] = event
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
-        self.fetches += 1
         found = [e for e in self.events.values() if e.end >= span.start and e.start <= span.end]
         return CalendarChanges(events=found, complete=True)
