@@ -37,6 +37,7 @@ def send(maildir: Path, path: Path, at: datetime) -> Path:
 
 
 def edit(path: Path, body: str) -> None:
+    """Like mutt or Thunderbird: save the edited draft as a new file, drop the old one."""
     with path.open("rb") as handle:
         message = email.message_from_binary_file(handle, policy=email.policy.default)
     message.set_content(body)

@@ -14,6 +14,7 @@ from followupd.mailboxes.maildir import MaildirMailbox
 
 from conftest import make_maildir, write_config
 from mailbox_contract import T0, MailboxContract, raw_mail
+from maildir_user import edit
 
 
 class MaildirHarness:
@@ -51,14 +52,7 @@ class MaildirHarness:
         self._path(message_id).unlink()
 
     def edit_draft(self, message_id: str, body: str) -> None:
-        # Like mutt or Thunderbird: save the edited draft as a new file, drop the old one.
-        path = self._path(message_id)
-        with path.open("rb") as handle:
-            message = email.message_from_binary_file(handle, policy=email.policy.default)
-        message.set_content(body)
-        new = path.parent / f"edited-{path.name.split(':')[0]}:2,DS"
-        new.write_bytes(message.as_bytes())
-        path.unlink()
+        edit(self._path(message_id), body)
 
     def draft_count(self) -> int:
         return len(list((self.root / ".Drafts" / "cur").iterdir()))
