@@ -103,7 +103,10 @@ def set_up(work: Path, name: str, account: Any, trials: int, poll: str) -> tuple
     events = [common.ics_interview(i, ended - timedelta(hours=1, minutes=i)) for i in range(trials)]
     (home / "calendar.ics").write_text(common.ics_calendar(events), encoding="utf-8")
     config = common.write_config(
-        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', account.mailbox_toml(), round_the_clock("1h", "3d", poll) + '\n[secrets]\nbackend = "file"\n'
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        account.mailbox_toml(),
+        round_the_clock("1h", "3d", poll) + '\n[secrets]\nbackend = "file"\n',
     )
     SecretStore("file", home / "state").set("imap", account.username, account.password)
     return home, config

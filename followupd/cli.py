@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $FOLLOWUPD_CONFIG, then ~/.config/followupd/config.toml)")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $FOLLOWUPD_CONFIG, then ~/.config/followupd/config.toml)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     parser.add_argument("--version", action="version", version=f"followupd {__version__}")
@@ -44,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run as a daemon, or one pass with --once")
     run.add_argument("--once", action="store_true", help="run one pass and exit")
-    run.add_argument("--now", metavar="ISO8601", help="with --once: act as if it were this instant (e.g. 2026-11-25T15:00:00+00:00)")
+    run.add_argument(
+        "--now", metavar="ISO8601", help="with --once: act as if it were this instant (e.g. 2026-11-25T15:00:00+00:00)"
+    )
 
     status = sub.add_parser("status", help="show interviews, their follow-ups and any problem")
     status.add_argument("--json", action="store_true", help="a JSON array, one object per (interview, step)")
@@ -70,9 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     auth_sub = auth.add_subparsers(dest="service", metavar="SERVICE", required=True)
     google = auth_sub.add_parser("google", help="sign in with Google (Calendar and Gmail)")
     google.add_argument("--client-secrets", metavar="FILE", help="the OAuth client JSON downloaded from Google Cloud")
-    google.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser (for SSH)")
+    google.add_argument(
+        "--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser (for SSH)"
+    )
     google.add_argument("--port", type=int, default=0, help="loopback port for the redirect (default: any free one)")
-    google.add_argument("--import", dest="import_file", metavar="FILE", help="store credentials from an authorized-user JSON instead of signing in")
+    google.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE",
+        help="store credentials from an authorized-user JSON instead of signing in",
+    )
     auth_sub.add_parser("imap", help="store the IMAP password in the keyring (after a test login)")
     auth_sub.add_parser("caldav", help="store the CalDAV password in the keyring (after a test login)")
     return parser
@@ -323,7 +336,9 @@ def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untype
 
 def render_for_reading(message) -> str:  # type: ignore[no-untyped-def]
     """A draft as a person reads it: the main headers, decoded, then the body."""
-    lines = [f"{name}: {message[name]}" for name in ("From", "To", "Subject", "In-Reply-To", "Message-ID") if message[name]]
+    lines = [
+        f"{name}: {message[name]}" for name in ("From", "To", "Subject", "In-Reply-To", "Message-ID") if message[name]
+    ]
     body = message.get_body(("plain",))
     return "\n".join(lines) + "\n\n" + (body.get_content() if body is not None else "")
 

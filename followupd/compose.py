@@ -66,7 +66,12 @@ class Composer:
         except jinja2.TemplateNotFound:
             raise ConfigError(
                 f"template {step.template}",
-                [Problem(f"steps.{step.name}", f"no template named {step.template!r} in your templates dir or the bundled ones")],
+                [
+                    Problem(
+                        f"steps.{step.name}",
+                        f"no template named {step.template!r} in your templates dir or the bundled ones",
+                    )
+                ],
             ) from None
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(
@@ -146,7 +151,8 @@ def _split(text: str, name: str) -> Rendered:
     lines = text.strip("\n").split("\n")
     if not lines or not lines[0].lower().startswith("subject:"):
         raise ConfigError(
-            f"template {name}", [Problem("", "the first line must be `Subject: …`, then a blank line, then the body", 1)]
+            f"template {name}",
+            [Problem("", "the first line must be `Subject: …`, then a blank line, then the body", 1)],
         )
     subject = clean_line(lines[0].split(":", 1)[1])
     body = "\n".join(lines[1:]).strip("\n")
@@ -226,7 +232,9 @@ def check_templates(config: Config, now: datetime) -> list[str]:
                 composer.render(step, interview, now)
             sources.append(f"{step.name}: {composer.template_source(step.template)}")
         except ConfigError as exc:
-            problems += [Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line) for p in exc.problems]
+            problems += [
+                Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line) for p in exc.problems
+            ]
     if problems:
         raise ConfigError(str(config.templates_dir), problems)
     return sources

@@ -44,12 +44,10 @@ _UNIT = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 def parse_duration(value: Any) -> timedelta:
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration string such as \"24h\" or \"7d\", got {value!r}")
+        raise ValueError(f'expected a duration string such as "24h" or "7d", got {value!r}')
     text = value.strip().lower()
     if not text or _DURATION_PART.sub("", text).strip():
-        raise ValueError(
-            f"{value!r} is not a duration; use numbers with units w, d, h, m, s, e.g. \"48h\", \"1d12h\""
-        )
+        raise ValueError(f'{value!r} is not a duration; use numbers with units w, d, h, m, s, e.g. "48h", "1d12h"')
     seconds = sum(int(n) * _UNIT[u] for n, u in _DURATION_PART.findall(text))
     return timedelta(seconds=seconds)
 
@@ -57,7 +55,7 @@ def parse_duration(value: Any) -> timedelta:
 def _poll(value: Any) -> timedelta:
     duration = parse_duration(value)
     if duration < timedelta(seconds=1):
-        raise ValueError(f"{value!r} is too short; poll at most once a second, e.g. \"5m\"")
+        raise ValueError(f'{value!r} is too short; poll at most once a second, e.g. "5m"')
     return duration
 
 
@@ -111,7 +109,7 @@ def _zone(value: Any) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as \"Europe/London\"") from None
+        raise ValueError(f'unknown time zone {name!r}; use an IANA name such as "Europe/London"') from None
 
 
 def _path(value: Any) -> Path:
@@ -122,7 +120,7 @@ def _hours(value: Any) -> tuple[time, time]:
     text = _nonempty(value)
     match = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", text)
     if not match:
-        raise ValueError(f"{text!r} is not a range of hours; write e.g. \"09:00-18:00\"")
+        raise ValueError(f'{text!r} is not a range of hours; write e.g. "09:00-18:00"')
     h1, m1, h2, m2 = (int(g) for g in match.groups())
     try:
         start, end = time(h1, m1), time(h2, m2) if (h2, m2) != (24, 0) else time.max
@@ -154,7 +152,7 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 def _url(value: Any) -> str:
     text = _nonempty(value)
     if text.startswith("webcal://"):
-        text = "https://" + text[len("webcal://"):]
+        text = "https://" + text[len("webcal://") :]
     if not re.match(r"^https?://[^\s/]+", text):
         raise ValueError(f"{text!r} is not an http(s) URL")
     return text
@@ -521,8 +519,8 @@ class _Reader:
         if isinstance(mailbox, ImapMailbox) and mailbox.security == "none" and not _loopback(mailbox.host):
             self.problem(
                 "mailbox.security",
-                f"\"none\" sends your password in clear text; it is only allowed for a loopback "
-                f"host, not {mailbox.host!r}: use \"tls\" or \"starttls\"",
+                f'"none" sends your password in clear text; it is only allowed for a loopback '
+                f'host, not {mailbox.host!r}: use "tls" or "starttls"',
             )
         window = parts.get("window") or Window()
         if window.before <= window.after:

@@ -104,9 +104,7 @@ def _claim(state_dir: Path) -> int:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(state_dir / "daemon.pid", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise FollowupdError(
-            f"cannot use the state directory {state_dir}: {exc.strerror}"
-        ) from None
+        raise FollowupdError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -304,9 +302,7 @@ class Daemon:
             store = self._store
             if store is not None:
                 store.writing.acquire(timeout=1)
-            log.warning(
-                "stopped while a pass was still waiting on a server; the next start picks it up"
-            )
+            log.warning("stopped while a pass was still waiting on a server; the next start picks it up")
             logging.shutdown()
             os._exit(EXIT_OK)
         if self._claim_fd is not None:
@@ -410,9 +406,7 @@ class Daemon:
         self._close()
         self._notifier = Notifier(config.notify.command)
         if config.daemon.poll != old.daemon.poll:
-            self.scheduler.reschedule_job(
-                SYNC_JOB, trigger="interval", seconds=config.daemon.poll.total_seconds()
-            )
+            self.scheduler.reschedule_job(SYNC_JOB, trigger="interval", seconds=config.daemon.poll.total_seconds())
 
     def _failed(self, message: str, config: Config) -> None:
         """A failure outside the engine's own bookkeeping: logged once, retried with backoff."""

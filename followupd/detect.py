@@ -43,9 +43,7 @@ class Detector:
     def detect(self, event: Event) -> Detection:
         summary = clean_line(event.summary)
         description = clean_block(event.description)
-        if not self._keywords or not (
-            self._keywords.search(summary) or self._keywords.search(description)
-        ):
+        if not self._keywords or not (self._keywords.search(summary) or self._keywords.search(description)):
             return Detection(None, "no interview keyword")
         if self._exclude and self._exclude.search(summary):
             return Detection(None, "an exclude word is in the title")
@@ -167,7 +165,7 @@ def _addresses_in(text: str) -> list[tuple[str | None, str]]:
 
 
 def _trailing_name(text: str) -> str | None:
-    """"Call with Sam Smith" → "Sam Smith": free text before an address ends with the name."""
+    """ "Call with Sam Smith" → "Sam Smith": free text before an address ends with the name."""
     words = clean_line(text, 80).split()
     name: list[str] = []
     for word in reversed(words):
@@ -259,4 +257,3 @@ def _company_from_domain(domain: str) -> str:
     else:
         name = labels[-2] if len(labels) >= 2 else labels[0]
     return name.capitalize()
-

@@ -121,9 +121,7 @@ class Engine:
         now = self.clock.now()
         report = PassReport(now)
         self._guard("calendar", self.config.calendar.label, report, lambda: self._sync_calendar(now, report))
-        mailbox_ok = self._guard(
-            "mailbox", self.config.mailbox.label, report, lambda: self._sync_mailbox(now, report)
-        )
+        mailbox_ok = self._guard("mailbox", self.config.mailbox.label, report, lambda: self._sync_mailbox(now, report))
         self._apply_plan(now, report, draft=mailbox_ok)
         return report
 
@@ -188,7 +186,9 @@ class Engine:
             interview = detection.interview
             if interview is None:
                 if record is not None and not record.interview.cancelled:
-                    self.store.mark_cancelled(event.key, f"it no longer looks like an interview ({detection.reason})", now)
+                    self.store.mark_cancelled(
+                        event.key, f"it no longer looks like an interview ({detection.reason})", now
+                    )
                     log.info("stopped following %s: %s", _label(record.interview, self.config), detection.reason)
                 continue
             if record is None:
@@ -198,10 +198,14 @@ class Engine:
                 if interview.end + self.first_step.before < created:
                     continue  # history: its window closed before followupd started
                 log.info("found interview %s with %s", _label(interview, self.config), _who(interview))
-            elif record.interview == interview and (record.cancel_reason or "") == (detection.reason if interview.cancelled else ""):
+            elif record.interview == interview and (record.cancel_reason or "") == (
+                detection.reason if interview.cancelled else ""
+            ):
                 continue
             elif interview.cancelled and not record.interview.cancelled:
-                log.info("%s: %s; its planned follow-ups are cancelled", _label(interview, self.config), detection.reason)
+                log.info(
+                    "%s: %s; its planned follow-ups are cancelled", _label(interview, self.config), detection.reason
+                )
             self.store.save_interview(interview, now, detection.reason)
         for key in changes.removed:
             self._cancel(known.get(key), "the event was cancelled or deleted", now)
@@ -331,9 +335,13 @@ class Engine:
         )
         record = self.store.interview(f.uid)
         if record is not None:
-            log.info("the %s draft for %s was deleted; not re-creating it", f.step, _label(record.interview, self.config))
+            log.info(
+                "the %s draft for %s was deleted; not re-creating it", f.step, _label(record.interview, self.config)
+            )
 
-    def _maybe_reply(self, message: MessageInfo, active: list[InterviewRecord], now: datetime, report: PassReport) -> None:
+    def _maybe_reply(
+        self, message: MessageInfo, active: list[InterviewRecord], now: datetime, report: PassReport
+    ) -> None:
         for record in active:
             if record.replied_at is None and reply_to_interview(
                 message, record.interview, self.config.me.addresses, self.config.reply.free_mail_domains
@@ -344,8 +352,12 @@ class Engine:
                 label = _label(record.interview, self.config)
                 log.info("reply from %s about %s: its follow-ups stop", sender, label)
                 report.notices.append(
-                    Notice("replied", f"{sender} replied about {label}; follow-ups stopped", record.uid,
-                           message.header("subject"))
+                    Notice(
+                        "replied",
+                        f"{sender} replied about {label}; follow-ups stopped",
+                        record.uid,
+                        message.header("subject"),
+                    )
                 )
 
     def _stop_draft(self, mailbox: Mailbox, f: FollowUp, state: DraftState | None, now: datetime) -> None:
@@ -359,7 +371,7 @@ class Engine:
         elif state == DraftState.EDITED:
             note = "they replied first; your edited draft was kept"
         else:
-            note = "they replied first; the draft was kept (on_reply = \"keep\")"
+            note = 'they replied first; the draft was kept (on_reply = "keep")'
         self.store.save_followup(f.replace(state=State.REPLIED, note=note), now, note)
 
     # ------------------------------------------------------------ plan and draft
@@ -379,7 +391,11 @@ class Engine:
             if old is not None and old.state not in DERIVED:
                 continue  # only the engine moves a step the mailbox has seen
             new = (old or FollowUp(d.uid, d.step, d.seq, d.state)).replace(
-                seq=d.seq, state=d.state, due_at=d.due_at, window_start=d.window_start, window_end=d.window_end,
+                seq=d.seq,
+                state=d.state,
+                due_at=d.due_at,
+                window_start=d.window_start,
+                window_end=d.window_end,
                 note=d.note,
             )
             if new != old:
@@ -418,13 +434,17 @@ class Engine:
             self.store.save_followup(f.replace(note=message), now)
         self._problem(f"draft {uid} {step}", kind, message, report)
 
-    def _draft(self, mailbox: Mailbox, interview: Interview, step: ResolvedStep, now: datetime, report: PassReport) -> None:
+    def _draft(
+        self, mailbox: Mailbox, interview: Interview, step: ResolvedStep, now: datetime, report: PassReport
+    ) -> None:
         f = self.store.followup(interview.uid, step.name)
         assert f is not None and f.state == State.PLANNED
         thread = mailbox.conversation([c.email for c in interview.contacts], interview.start)
         message = self.composer.compose(step, interview, now, thread)  # may raise ConfigError: nothing recorded
         message_id = str(message["Message-ID"])
-        self.store.save_followup(f.replace(state=State.DRAFTING, message_id=message_id, note=None), now, "creating the draft")
+        self.store.save_followup(
+            f.replace(state=State.DRAFTING, message_id=message_id, note=None), now, "creating the draft"
+        )
         f = f.replace(state=State.DRAFTING, message_id=message_id, note=None)
         located = mailbox.locate(message_id)
         if located is not None and located.folder == "sent":
@@ -472,7 +492,11 @@ def _local(at: datetime, config: Config) -> str:
 
 def _label(interview: Interview, config: Config) -> str:
     name = interview.company or interview.title
-    return f"{name} interview, {_local(interview.start, config)}" if interview.company else f"{name!r}, {_local(interview.start, config)}"
+    return (
+        f"{name} interview, {_local(interview.start, config)}"
+        if interview.company
+        else f"{name!r}, {_local(interview.start, config)}"
+    )
 
 
 def _who(interview: Interview) -> str:

@@ -117,7 +117,9 @@ def _derive(
 ) -> Decision:
     interview = record.interview
 
-    def decide(state: State, start: datetime | None = None, end: datetime | None = None, note: str | None = None) -> Decision:
+    def decide(
+        state: State, start: datetime | None = None, end: datetime | None = None, note: str | None = None
+    ) -> Decision:
         due = schedule.due_time(start, end) if start is not None and end is not None else None
         draft = state == State.PLANNED and due is not None and end is not None and due <= now <= end
         return Decision(record.uid, step.name, seq, state, due, start, end, note, draft)

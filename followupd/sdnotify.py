@@ -44,14 +44,10 @@ class SystemdNotifier:
         if self.address is None:
             return False
         # A value is one line: systemd would read anything after a newline as a new key.
-        payload = "\n".join(
-            f"{key}={' '.join(str(value).split())}" for key, value in fields.items()
-        )
+        payload = "\n".join(f"{key}={' '.join(str(value).split())}" for key, value in fields.items())
         try:
             if self._socket is None:
-                self._socket = socket.socket(
-                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
-                )
+                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
                 # A datagram to a reader that stopped reading blocks once its queue is
                 # full; the main thread sends these and must stay free for signals.
                 self._socket.settimeout(SEND_TIMEOUT)

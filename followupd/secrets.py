@@ -91,7 +91,7 @@ class SecretStore:
                 Problem(
                     "secrets.backend",
                     f"the system keyring is not usable here ({type(exc).__name__}: {exc}). On a machine "
-                    "without a desktop session set backend = \"file\" to keep secrets in a 0600 file "
+                    'without a desktop session set backend = "file" to keep secrets in a 0600 file '
                     "in the state directory",
                 )
             ],
@@ -141,7 +141,9 @@ def run_password_command(command: str, where: str, timeout: float = 60) -> str:
             ["/bin/sh", "-c", command], capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
         )
     except (OSError, ValueError) as exc:
-        raise AuthError(f"{where}.password_command could not be run: {exc}", hint=f"fix {where}.password_command") from None
+        raise AuthError(
+            f"{where}.password_command could not be run: {exc}", hint=f"fix {where}.password_command"
+        ) from None
     except subprocess.TimeoutExpired:
         raise AuthError(
             f"{where}.password_command did not finish within {timeout:.0f} s", hint=f"fix {where}.password_command"
@@ -183,7 +185,9 @@ def password_for(store: SecretStore, kind: str, section: str, username: str, pas
     secret = store.get(kind, username)
     if not secret:
         label = "IMAP" if kind == "imap" else "CalDAV"
-        raise AuthError(f"no {label} password is stored for {username} in {store.where()}", hint=f"followupd auth {kind}")
+        raise AuthError(
+            f"no {label} password is stored for {username} in {store.where()}", hint=f"followupd auth {kind}"
+        )
     return secret
 
 

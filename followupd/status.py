@@ -86,9 +86,26 @@ def table(store: Store, zone: tzinfo, now: datetime) -> str:
         start = datetime.fromisoformat(row["start"])
         due = datetime.fromisoformat(row["due_at"]).strftime("%a %d %b %H:%M") if row["due_at"] else "-"
         state = row["state"].replace("_", " ")
-        if row["note"] and row["state"] in ("needs_contact", "replied", "cancelled", "missed", "dismissed", "planned", "drafting"):
+        if row["note"] and row["state"] in (
+            "needs_contact",
+            "replied",
+            "cancelled",
+            "missed",
+            "dismissed",
+            "planned",
+            "drafting",
+        ):
             state += f" ({row['note']})"
-        body.append((row["title"][:40], start.strftime("%a %d %b %H:%M"), row["step"], state, due, ", ".join(row["contacts"]) or "-"))
+        body.append(
+            (
+                row["title"][:40],
+                start.strftime("%a %d %b %H:%M"),
+                row["step"],
+                state,
+                due,
+                ", ".join(row["contacts"]) or "-",
+            )
+        )
     widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header) - 1)]
     lines.append("")
     for r in (header, *body):

@@ -152,8 +152,7 @@ def _write_error(path: Path, exc: sqlite3.Error | OSError) -> StoreWriteError:
     else:
         why = f"{exc}"
     return StoreWriteError(
-        f"cannot write the state database {path}: {why}. Nothing is lost; followupd carries on "
-        "when it can write again"
+        f"cannot write the state database {path}: {why}. Nothing is lost; followupd carries on when it can write again"
     )
 
 
@@ -232,9 +231,7 @@ class Store:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
             version = row[0] if row else 0
             if version > len(MIGRATIONS):
-                raise StoreError(
-                    f"{self.path} was written by a newer followupd (schema {version}); upgrade followupd"
-                )
+                raise StoreError(f"{self.path} was written by a newer followupd (schema {version}); upgrade followupd")
             for number in range(version, len(MIGRATIONS)):
                 log.info("migrating the state database to schema %d", number + 1)
                 for statement in MIGRATIONS[number].split(";"):
@@ -355,9 +352,7 @@ class Store:
 
     def set_skipped(self, uid: str, skipped: bool, now: datetime) -> None:
         with self.transaction() as db:
-            db.execute(
-                "UPDATE interviews SET skipped = ?, updated_at = ? WHERE uid = ?", (int(skipped), _ts(now), uid)
-            )
+            db.execute("UPDATE interviews SET skipped = ?, updated_at = ? WHERE uid = ?", (int(skipped), _ts(now), uid))
 
     def record_reply(self, uid: str, at: datetime, sender: str, now: datetime) -> None:
         with self.transaction() as db:
@@ -404,9 +399,7 @@ class Store:
     def save_followup(self, new: FollowUp, now: datetime, detail: str | None = None) -> None:
         """Write one follow-up and, if its state changed, the transition; one transaction."""
         with self.transaction() as db:
-            row = db.execute(
-                "SELECT state FROM followups WHERE uid = ? AND step = ?", (new.uid, new.step)
-            ).fetchone()
+            row = db.execute("SELECT state FROM followups WHERE uid = ? AND step = ?", (new.uid, new.step)).fetchone()
             old_state = row[0] if row else None
             db.execute(
                 """INSERT OR REPLACE INTO followups VALUES

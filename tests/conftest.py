@@ -95,7 +95,7 @@ def round_the_clock(after: str, before: str, poll: str = "1h") -> str:
     days = '["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'
     return (
         f'\n[window]\nafter = "{after}"\nbefore = "{before}"\nbusiness_hours = "00:00-24:00"\n'
-        f"weekdays = {days}\n\n[daemon]\npoll = \"{poll}\"\n"
+        f'weekdays = {days}\n\n[daemon]\npoll = "{poll}"\n'
     )
 
 
@@ -116,7 +116,7 @@ timezone = "{zone}"
 {mailbox}
 
 [state]
-dir = "{home / 'state'}"
+dir = "{home / "state"}"
 {extra}
 """,
         encoding="utf-8",
@@ -128,7 +128,9 @@ dir = "{home / 'state'}"
 def ics_cli(home: Path, maildir: Path) -> Cli:
     """A CLI on an ICS file (home/calendar.ics) and a Maildir (home/Mail)."""
     (home / "calendar.ics").write_text("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:x\nEND:VCALENDAR\n")
-    config = write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{maildir}"')
+    config = write_config(
+        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{maildir}"'
+    )
     return Cli(home, config)
 
 

@@ -73,7 +73,9 @@ def vevent(
 
 
 def calendar(*events: str) -> str:
-    return "\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//followupd tests//EN", *events, "END:VCALENDAR"]) + "\n"
+    return (
+        "\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//followupd tests//EN", *events, "END:VCALENDAR"]) + "\n"
+    )
 
 
 def _escape(text: str) -> str:

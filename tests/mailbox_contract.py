@@ -141,7 +141,7 @@ class MailboxContract:
     def test_malformed_messages_do_not_break_the_scan(self, harness: MailboxHarness) -> None:
         broken = (
             b"From: =?bogus-charset?q?J=E9r=F4me?= <<<>>>\r\nSubject: =?utf-8?b?!!!?=\r\n"
-            b"Content-Type: multipart/mixed; boundary=\"never\"\r\nDate: yesterday-ish\r\n\r\n\xff\xfe garbage"
+            b'Content-Type: multipart/mixed; boundary="never"\r\nDate: yesterday-ish\r\n\r\n\xff\xfe garbage'
         )
         harness.deliver(broken, T0 + timedelta(hours=1))
         harness.deliver(raw_mail(message_id="<fine@acme.io>"), T0 + timedelta(hours=2))

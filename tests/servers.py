@@ -109,10 +109,28 @@ def _self_signed(directory: Path) -> tuple[Path, Path] | None:
         return None
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     key.chmod(0o644)
     return cert, key
@@ -160,7 +178,11 @@ class ImapAccount:
     def mailbox_toml(self, **overrides: object) -> str:
         """The [mailbox] table body for this account (plain IMAP on loopback)."""
         keys: dict[str, object] = {
-            "kind": "imap", "host": self.host, "port": self.port, "username": self.username, "security": "none",
+            "kind": "imap",
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "security": "none",
         }
         return toml_table({**keys, **overrides})
 
@@ -208,7 +230,9 @@ class Dovecot:
         if cert is not None:
             dh = "ssl_dh = </usr/share/dovecot/dh.pem\n" if Path("/usr/share/dovecot/dh.pem").exists() else ""
             ssl = f"ssl = yes\nssl_cert = <{cert[0]}\nssl_key = <{cert[1]}\n{dh}"
-            imaps = f"  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.tls_port}\n    ssl = yes\n  }}\n"
+            imaps = (
+                f"  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.tls_port}\n    ssl = yes\n  }}\n"
+            )
         else:
             ssl, imaps = "ssl = no\n", "  inet_listener imaps {\n    port = 0\n  }\n"
         if os.geteuid() == 0:
@@ -271,7 +295,10 @@ namespace inbox {{
         assert self.process is None or self.process.poll() is not None
         self._stderr = self._stderr or open(self.log, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [DOVECOT, "-F", "-c", str(self.conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
+            [DOVECOT, "-F", "-c", str(self.conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
         )
         wait_for_port(self.port, self.process, self.log, "dovecot")
         if self.cafile is not None:
@@ -308,7 +335,9 @@ namespace inbox {{
         return account
 
     def doveadm(self, *args: str) -> str:
-        result = subprocess.run([DOVEADM, "-c", str(self.conf), *args], capture_output=True, text=True, timeout=30, check=False)
+        result = subprocess.run(
+            [DOVEADM, "-c", str(self.conf), *args], capture_output=True, text=True, timeout=30, check=False
+        )
         if result.returncode != 0:
             raise RuntimeError(f"doveadm {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
@@ -419,11 +448,28 @@ class Radicale:
     def start(self) -> None:
         self._stderr = self._stderr or open(self.log, "ab")  # noqa: SIM115 - closed in remove()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "radicale", "--config", "", "--server-hosts", f"127.0.0.1:{self.port}",
-             "--auth-type", "htpasswd", "--auth-htpasswd-filename", str(self.root / "users"),
-             "--auth-htpasswd-encryption", "plain", "--auth-delay", "0",
-             "--storage-filesystem-folder", str(self.root / "collections")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
+            [
+                sys.executable,
+                "-m",
+                "radicale",
+                "--config",
+                "",
+                "--server-hosts",
+                f"127.0.0.1:{self.port}",
+                "--auth-type",
+                "htpasswd",
+                "--auth-htpasswd-filename",
+                str(self.root / "users"),
+                "--auth-htpasswd-encryption",
+                "plain",
+                "--auth-delay",
+                "0",
+                "--storage-filesystem-folder",
+                str(self.root / "collections"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
         )
         wait_for_port(self.port, self.process, self.log, "radicale")
 

@@ -23,7 +23,13 @@ UID = "caldav-interview@acme.io"
 def auth(cli: Cli, service: str, password: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", service],
-        input=password + "\n", check=False, capture_output=True, text=True, env=cli.env(), timeout=60, cwd=cli.home,
+        input=password + "\n",
+        check=False,
+        capture_output=True,
+        text=True,
+        env=cli.env(),
+        timeout=60,
+        cwd=cli.home,
     )
 
 
@@ -34,7 +40,9 @@ def interview(description: str = "", status: str | None = None) -> str:
 @pytest.fixture
 def cli(home: Path, caldav_account: CaldavAccount, imap_account: ImapAccount) -> Cli:
     config = write_config(
-        home, caldav_account.calendar_toml(calendars=["Work"]), imap_account.mailbox_toml(),
+        home,
+        caldav_account.calendar_toml(calendars=["Work"]),
+        imap_account.mailbox_toml(),
         extra='[secrets]\nbackend = "file"',
     )
     # As `followupd auth caldav` and `auth imap` would (tested above, at a process each).
@@ -54,8 +62,9 @@ def drafts(account: ImapAccount) -> list[bytes]:
 
 
 def test_auth_caldav_checks_the_password(home: Path, caldav_account: CaldavAccount, imap_account: ImapAccount) -> None:
-    config = write_config(home, caldav_account.calendar_toml(), imap_account.mailbox_toml(),
-                          extra='[secrets]\nbackend = "file"')
+    config = write_config(
+        home, caldav_account.calendar_toml(), imap_account.mailbox_toml(), extra='[secrets]\nbackend = "file"'
+    )
     cli = Cli(home, config)
     wrong = auth(cli, "caldav", "open-sesame")
     assert wrong.returncode == 77, wrong.stderr
@@ -105,9 +114,7 @@ def test_a_cancelled_or_deleted_event_cancels_the_plan(
     assert drafts(imap_account) == []
 
 
-def test_idle_passes_do_not_download_the_calendar(
-    cli: Cli, caldav_account: CaldavAccount, radicale: Radicale
-) -> None:
+def test_idle_passes_do_not_download_the_calendar(cli: Cli, caldav_account: CaldavAccount, radicale: Radicale) -> None:
     caldav_account.put(interview())
     cli.run("2026-11-09T12:00:00+00:00")
     mark = radicale.mark()

@@ -60,11 +60,19 @@ def test_events_in_range_are_found(source: CaldavSource, caldav_account: CaldavA
 
 def test_recurrences_are_expanded_with_their_exceptions(source: CaldavSource, caldav_account: CaldavAccount) -> None:
     moved = START + timedelta(days=7)
-    caldav_account.put(calendar(
-        vevent("weekly", START, START + timedelta(hours=1), extra="RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20261124T100000Z"),
-        vevent("weekly", moved + timedelta(hours=3), moved + timedelta(hours=4),
-               extra=f"RECURRENCE-ID:{moved.strftime('%Y%m%dT%H%M%SZ')}"),
-    ))
+    caldav_account.put(
+        calendar(
+            vevent(
+                "weekly", START, START + timedelta(hours=1), extra="RRULE:FREQ=WEEKLY;COUNT=4\nEXDATE:20261124T100000Z"
+            ),
+            vevent(
+                "weekly",
+                moved + timedelta(hours=3),
+                moved + timedelta(hours=4),
+                extra=f"RECURRENCE-ID:{moved.strftime('%Y%m%dT%H%M%SZ')}",
+            ),
+        )
+    )
     starts = sorted(e.start for e in source.fetch(None, SPAN).events)
     assert starts == [START, moved + timedelta(hours=3), START + timedelta(days=21)]
 
@@ -146,8 +154,9 @@ def test_wrong_or_missing_password_is_an_auth_error(caldav_account: CaldavAccoun
 
 
 def test_password_command(caldav_account: CaldavAccount, tmp_path: Path) -> None:
-    source = make_source(caldav_account, tmp_path / "a", store_password=False,
-                         password_command=f"echo '{caldav_account.password}'")
+    source = make_source(
+        caldav_account, tmp_path / "a", store_password=False, password_command=f"echo '{caldav_account.password}'"
+    )
     assert source.fetch(None, SPAN).complete
 
 

@@ -91,14 +91,20 @@ def test_config_lookup_order(home: Path, ics_cli: Cli) -> None:
     out = subprocess.run(run, env=env, capture_output=True, text=True, check=True).stdout
     assert str(xdg) in out
     # $FOLLOWUPD_CONFIG wins over XDG
-    out = subprocess.run(run, env=dict(env, FOLLOWUPD_CONFIG=str(ics_cli.config)), capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        run, env=dict(env, FOLLOWUPD_CONFIG=str(ics_cli.config)), capture_output=True, text=True, check=True
+    ).stdout
     assert str(ics_cli.config) in out
     # --config wins over both
     other = home / "other.toml"
     other.write_text(ics_cli.config.read_text())
-    out = subprocess.run([*run[:3], "--config", str(other), "check"], env=dict(env, FOLLOWUPD_CONFIG=str(xdg)),
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [*run[:3], "--config", str(other), "check"],
+        env=dict(env, FOLLOWUPD_CONFIG=str(xdg)),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert str(other) in out
 
 
@@ -153,9 +159,7 @@ def test_init_writes_config_and_templates_and_never_overwrites(home: Path) -> No
 
 
 def test_preview_prints_the_draft_without_touching_the_mailbox(ics_cli: Cli) -> None:
-    (ics_cli.home / "calendar.ics").write_text(
-        calendar(vevent("a", START, END, description="Notes: their API design"))
-    )
+    (ics_cli.home / "calendar.ics").write_text(calendar(vevent("a", START, END, description="Notes: their API design")))
     out = ics_cli("preview", "a", "--now", DUE.isoformat()).stdout  # before any pass: read from the calendar
     assert "To: Jane Doe <jane.doe@acme.io>" in out
     assert "our discussion of their API design" in out

@@ -97,7 +97,7 @@ def test_sent_thank_you_plans_and_drafts_the_check_in(cli: Cli, maildir: Path) -
     assert checkin["state"] == "planned"
     assert checkin["due_at"] == iso(sent_at + timedelta(days=7))  # Thursday 16:00, business hours
     cli.run(iso(sent_at + timedelta(days=7)))
-    (path, draft), = drafts(maildir)
+    ((path, draft),) = drafts(maildir)
     assert draft["Subject"] == "Following up – Backend Engineer"
     assert "Wednesday 4 November" in draft.get_body(("plain",)).get_content()
     assert cli.step(UID, "check-in")["state"] == "drafted"
@@ -107,8 +107,12 @@ def test_sent_copy_with_a_new_message_id_counts_as_sent(cli: Cli, maildir: Path)
     cli.run(iso(DUE))
     path, _ = only_draft(maildir)
     path.unlink()  # Gmail-style: the client sends with its own Message-ID
-    deliver(maildir, mail(sender="Ada Lovelace <ada@example.org>", to="jane.doe@acme.io", subject="Thank you!"),
-            DUE + timedelta(hours=2), folder="Sent")
+    deliver(
+        maildir,
+        mail(sender="Ada Lovelace <ada@example.org>", to="jane.doe@acme.io", subject="Thank you!"),
+        DUE + timedelta(hours=2),
+        folder="Sent",
+    )
     cli.run(iso(DUE + timedelta(hours=3)))
     assert cli.step(UID)["state"] == "sent"
 
@@ -182,8 +186,18 @@ def test_reply_before_the_window_means_no_draft(cli: Cli, maildir: Path) -> None
         mail(sender="Someone <someone@gmail.com>"),  # free mail is not Acme
         mail(sender="Other <hr@globex.example>"),
     ],
-    ids=["ooo-subject", "auto-submitted", "x-autoreply", "bulk", "rsvp-subject", "rsvp-mime", "bounce", "me",
-         "free-mail", "stranger"],
+    ids=[
+        "ooo-subject",
+        "auto-submitted",
+        "x-autoreply",
+        "bulk",
+        "rsvp-subject",
+        "rsvp-mime",
+        "bounce",
+        "me",
+        "free-mail",
+        "stranger",
+    ],
 )
 def test_messages_that_are_not_replies(cli: Cli, maildir: Path, message: str) -> None:
     cli.run(iso(END + timedelta(minutes=5)))
@@ -223,8 +237,15 @@ def test_events_that_never_produce_a_draft(ics_cli: Cli, event: str, why: str) -
 def test_my_own_calendar_entry_counts(ics_cli: Cli) -> None:
     write_calendar(
         ics_cli,
-        vevent("own", START, END, "Phone screen: Globex", organizer=None, my_partstat=None,
-               description="Recruiter: Sam Smith <sam@globex.example>"),
+        vevent(
+            "own",
+            START,
+            END,
+            "Phone screen: Globex",
+            organizer=None,
+            my_partstat=None,
+            description="Recruiter: Sam Smith <sam@globex.example>",
+        ),
     )
     ics_cli.run(iso(DUE))
     row = ics_cli.step("own")
@@ -237,8 +258,15 @@ def test_my_own_calendar_entry_counts(ics_cli: Cli) -> None:
 def test_tentative_counts_and_keywords_in_the_description_count(ics_cli: Cli) -> None:
     write_calendar(
         ics_cli,
-        vevent("t1", START, END, "Chat with Globex", description="Hiring manager round", my_partstat="TENTATIVE",
-               organizer="Sam Smith <sam@globex.example>"),
+        vevent(
+            "t1",
+            START,
+            END,
+            "Chat with Globex",
+            description="Hiring manager round",
+            my_partstat="TENTATIVE",
+            organizer="Sam Smith <sam@globex.example>",
+        ),
     )
     ics_cli.run(iso(DUE))
     assert ics_cli.step("t1")["state"] == "drafted"
@@ -255,8 +283,15 @@ def test_without_any_address_the_interview_needs_a_contact(ics_cli: Cli) -> None
     # The user adds the recruiter to the event; the next pass picks it up.
     write_calendar(
         ics_cli,
-        vevent("lonely", START, END, "Phone screen - Globex", organizer=None, my_partstat=None,
-               description="Sam <sam@globex.example>"),
+        vevent(
+            "lonely",
+            START,
+            END,
+            "Phone screen - Globex",
+            organizer=None,
+            my_partstat=None,
+            description="Sam <sam@globex.example>",
+        ),
     )
     ics_cli.run(iso(DUE))
     assert ics_cli.step("lonely")["state"] == "drafted"
@@ -333,8 +368,12 @@ def test_recurring_events_are_expanded_into_separate_interviews(ics_cli: Cli) ->
 def test_floating_times_and_tzid_without_vtimezone(home: Path, maildir: Path) -> None:
     from conftest import write_config
 
-    config = write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{maildir}"',
-                          zone="America/New_York")
+    config = write_config(
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        f'kind = "maildir"\npath = "{maildir}"',
+        zone="America/New_York",
+    )
     cli = Cli(home, config)
     floating = datetime(2026, 11, 4, 10, 0)  # 10:00 New York wall time = 15:00Z
     write_calendar(
@@ -407,11 +446,17 @@ def test_dst_end_in_london(ics_cli: Cli) -> None:
 def test_dst_end_in_new_york(home: Path, maildir: Path) -> None:
     from conftest import write_config
 
-    config = write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{maildir}"',
-                          zone="America/New_York")
+    config = write_config(
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        f'kind = "maildir"\npath = "{maildir}"',
+        zone="America/New_York",
+    )
     cli = Cli(home, config)
     # Saturday 31 October 2026, 10:00-11:00 EDT, written with its TZID; DST ends Sunday 1 November.
-    write_calendar(cli, vevent("dst-us", datetime(2026, 10, 31, 10), datetime(2026, 10, 31, 11), tzid="America/New_York"))
+    write_calendar(
+        cli, vevent("dst-us", datetime(2026, 10, 31, 10), datetime(2026, 10, 31, 11), tzid="America/New_York")
+    )
     cli.run("2026-10-31T16:00:00+00:00")
     row = cli.step("dst-us")
     assert row["start"] == "2026-10-31T10:00:00-04:00"

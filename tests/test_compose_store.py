@@ -27,8 +27,13 @@ CHECKIN = ResolvedStep("check-in", "check-in.txt.j2", timedelta(days=7), timedel
 
 def interview(**kw: object) -> Interview:
     options: dict = dict(
-        uid="u1", title="Interview", start=NOW - timedelta(days=1, hours=1), end=NOW - timedelta(days=1),
-        contacts=(Contact("jane.doe@acme.io", "Jane Doe"),), company="Acme", role="Backend Engineer",
+        uid="u1",
+        title="Interview",
+        start=NOW - timedelta(days=1, hours=1),
+        end=NOW - timedelta(days=1),
+        contacts=(Contact("jane.doe@acme.io", "Jane Doe"),),
+        company="Acme",
+        role="Backend Engineer",
         notes="their move to event sourcing",
     )
     options.update(kw)
@@ -72,13 +77,26 @@ text = st.text(st.characters(codec="utf-8"), max_size=300)
 @given(title=text, name=text, role=text, company=text, notes=text)
 def test_hostile_text_never_becomes_a_header(title: str, name: str, role: str, company: str, notes: str) -> None:
     composer = Composer(ME, ME.timezone, None)
-    iv = interview(title=title, role=role or None, company=company or None, notes=notes or None,
-                   contacts=(Contact("jane@acme.io", name or None),))
+    iv = interview(
+        title=title,
+        role=role or None,
+        company=company or None,
+        notes=notes or None,
+        contacts=(Contact("jane@acme.io", name or None),),
+    )
     raw = composer.compose(THANKS, iv, NOW).as_bytes()
     head, _, _ = raw.partition(b"\r\n\r\n")
     names = [line.split(b":", 1)[0].lower() for line in head.split(b"\r\n") if line and line[:1] not in b" \t"]
-    assert names == [b"from", b"to", b"subject", b"date", b"message-id", b"content-type",
-                     b"content-transfer-encoding", b"mime-version"]
+    assert names == [
+        b"from",
+        b"to",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"content-type",
+        b"content-transfer-encoding",
+        b"mime-version",
+    ]
     parsed = message_from_bytes(raw, policy=default)
     assert [a.addr_spec for a in parsed["To"].addresses] == ["jane@acme.io"]
 

@@ -37,8 +37,10 @@ def _world_factory(root: Path, mailbox_toml, extra: str = ""):  # type: ignore[n
         home = root / f"trial{n}"
         home.mkdir(parents=True)
         uids = [f"t{n}-i{k}@crash.test" for k in range(INTERVIEWS)]
-        events = [vevent(uid, START, START + timedelta(hours=1), organizer=f"Jane <jane{k}@acme.io>")
-                  for k, uid in enumerate(uids)]
+        events = [
+            vevent(uid, START, START + timedelta(hours=1), organizer=f"Jane <jane{k}@acme.io>")
+            for k, uid in enumerate(uids)
+        ]
         (home / "calendar.ics").write_text(calendar(*events))
         config = write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', mailbox_toml(n, home), extra)
         return config, home / "state", DUE, uids
@@ -119,7 +121,9 @@ def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
             # A fresh Gmail account per trial, so one trial's drafts never slow the next.
             with emulator.lock:
                 emulator.gmail = accounts.setdefault(n, Gmail(ACCOUNT))
-            credentials.save(SecretStore("file", home / "state"), ACCOUNT, credentials.Grant.from_info(emulator.grant()))
+            credentials.save(
+                SecretStore("file", home / "state"), ACCOUNT, credentials.Grant.from_info(emulator.grant())
+            )
             return 'kind = "gmail"'
 
         base = _world_factory(worlds, mailbox, google)

@@ -51,9 +51,7 @@ class DaemonProcess:
             if match:
                 return match
             if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"followupd exited {self.proc.returncode} before {pattern!r}:\n{self.text}"
-                )
+                raise AssertionError(f"followupd exited {self.proc.returncode} before {pattern!r}:\n{self.text}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {pattern!r} within {timeout}s:\n{self.text}")
             time.sleep(0.05)
@@ -115,9 +113,7 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     daemon = start(cli, env={"JOURNAL_STREAM": "0:0"})
     daemon.wait_for(r"ready: 1 interview tracked · next draft")
     assert "planned for" in daemon.text
-    assert "draft created" not in daemon.text, (
-        "the first pass came after the due time: machine too slow?"
-    )
+    assert "draft created" not in daemon.text, "the first pass came after the due time: machine too slow?"
 
     # The date job, not a poll (an hour away) or anything we do, drafts it on time.
     daemon.wait_for(r"thank-you draft created for Acme interview, .*, to jane\.doe@acme\.io")
@@ -129,9 +125,7 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     # A broken config on SIGHUP is reported; the running one stays in force.
     cli.config.write_text("[me\nname = ")
     daemon.send(signal.SIGHUP)
-    daemon.wait_for(
-        r"not reloading: .*config\.toml has 1 problem; the running config stays in force"
-    )
+    daemon.wait_for(r"not reloading: .*config\.toml has 1 problem; the running config stays in force")
     assert "not valid TOML" in daemon.text
     assert daemon.proc.poll() is None
 
@@ -160,9 +154,7 @@ def test_drafts_at_due_time_survives_a_broken_reload_and_stops_cleanly(
     db = sqlite3.connect(home / "state" / "state.sqlite3")
     try:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert db.execute("SELECT count(*) FROM followups WHERE state = 'drafting'").fetchone() == (
-            0,
-        )
+        assert db.execute("SELECT count(*) FROM followups WHERE state = 'drafting'").fetchone() == (0,)
     finally:
         db.close()
 
@@ -181,9 +173,7 @@ def test_speaks_sd_notify_and_refuses_a_second_daemon(
     home: Path, maildir: Path, start: Callable[..., DaemonProcess]
 ) -> None:
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    (home / "calendar.ics").write_text(
-        calendar(vevent("acme-1@test", end - timedelta(hours=1), end))
-    )
+    (home / "calendar.ics").write_text(calendar(vevent("acme-1@test", end - timedelta(hours=1), end)))
     cli = _cli(home, maildir, round_the_clock("1d", "2d"))
     name = f"followupd-test-{time.monotonic_ns()}"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -237,27 +227,19 @@ def test_an_unreachable_server_is_logged_once_retried_and_shown(
     assert secret not in daemon.text and secret not in status
 
 
-def test_a_broken_template_stops_the_start_with_the_config_exit_code(
-    home: Path, maildir: Path
-) -> None:
+def test_a_broken_template_stops_the_start_with_the_config_exit_code(home: Path, maildir: Path) -> None:
     (home / "calendar.ics").write_text(calendar())
     cli = _cli(home, maildir, "")
     (home / "templates").mkdir()
-    (home / "templates" / "thank-you.txt.j2").write_text(
-        "Subject: Hi {{ nobody_knows_me }}\n\nBody\n"
-    )
+    (home / "templates" / "thank-you.txt.j2").write_text("Subject: Hi {{ nobody_knows_me }}\n\nBody\n")
     result = cli("run", check=False, timeout=30)
     assert result.returncode == EXIT_CONFIG
     assert "thank-you.txt.j2" in result.stderr and "nobody_knows_me" in result.stderr
 
 
-def test_logs_carry_journal_priorities_when_stderr_is_the_journal(
-    home: Path, maildir: Path
-) -> None:
+def test_logs_carry_journal_priorities_when_stderr_is_the_journal(home: Path, maildir: Path) -> None:
     end = datetime(2026, 11, 24, 15, tzinfo=UTC)
-    (home / "calendar.ics").write_text(
-        calendar(vevent("acme-1@test", end - timedelta(hours=1), end))
-    )
+    (home / "calendar.ics").write_text(calendar(vevent("acme-1@test", end - timedelta(hours=1), end)))
     cli = _cli(home, maildir, "")
     log = home / "journal"
     with log.open("w") as stderr:

@@ -16,8 +16,13 @@ from servers import Dovecot, ImapAccount
 from test_daemon import DaemonProcess, start  # noqa: F401 - the fixture
 
 
-def _drafted_and_idling(home: Path, account: ImapAccount, uid: str, start: Callable[..., DaemonProcess],  # noqa: F811
-                        *args: str) -> tuple[Cli, DaemonProcess]:
+def _drafted_and_idling(
+    home: Path,
+    account: ImapAccount,
+    uid: str,
+    start: Callable[..., DaemonProcess],  # noqa: F811
+    *args: str,
+) -> tuple[Cli, DaemonProcess]:
     """`followupd run` on an interview that ended a minute ago, its thank-you due at once
     (the poll an hour away), once its draft is made and its mailbox is IDLEing."""
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
@@ -39,7 +44,9 @@ def _drafted_and_idling(home: Path, account: ImapAccount, uid: str, start: Calla
 
 
 def test_reply_through_idle_stops_the_sequence(
-    home: Path, imap_account: ImapAccount, start: Callable[..., DaemonProcess]  # noqa: F811
+    home: Path,
+    imap_account: ImapAccount,
+    start: Callable[..., DaemonProcess],  # noqa: F811
 ) -> None:
     cli, daemon = _drafted_and_idling(home, imap_account, "idle-1@test", start, "-v")
 
@@ -53,7 +60,9 @@ def test_reply_through_idle_stops_the_sequence(
 
 
 def test_dovecot_restart_while_idling(
-    home: Path, own_dovecot: Dovecot, start: Callable[..., DaemonProcess]  # noqa: F811
+    home: Path,
+    own_dovecot: Dovecot,
+    start: Callable[..., DaemonProcess],  # noqa: F811
 ) -> None:
     """The server goes away under the IDLE connection and comes back: the daemon stays
     up, says so once, reconnects by itself and still sees the reply."""

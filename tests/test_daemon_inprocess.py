@@ -33,9 +33,7 @@ WINDOW = round_the_clock("1h", "1d")
 
 def _config(home: Path, maildir: Path) -> Config:
     calendar_ = f'kind = "ics"\npath = "{home / "calendar.ics"}"'
-    return config_module.load(
-        write_config(home, calendar_, f'kind = "maildir"\npath = "{maildir}"', WINDOW)
-    )
+    return config_module.load(write_config(home, calendar_, f'kind = "maildir"\npath = "{maildir}"', WINDOW))
 
 
 def _engine_with(
@@ -50,9 +48,7 @@ def _engine_with(
             opened.append(mailbox_cls(config, secrets))
             return opened[-1]
 
-        return Engine(
-            config, store, clock, calendar=lambda: open_calendar(config, secrets), mailbox=mailbox
-        )
+        return Engine(config, store, clock, calendar=lambda: open_calendar(config, secrets), mailbox=mailbox)
 
     return build
 
@@ -131,17 +127,13 @@ def test_stop_during_a_draft_ends_at_a_transaction_and_the_next_start_finishes_i
             assert release.wait(10)
             return super().create_draft(message, thread)
 
-    (home / "calendar.ics").write_text(
-        calendar(_interview("acme-1@test", datetime.now(UTC) - timedelta(hours=2)))
-    )
+    (home / "calendar.ics").write_text(calendar(_interview("acme-1@test", datetime.now(UTC) - timedelta(hours=2))))
     config = _config(home, maildir)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "notify"))
     sock.settimeout(10)
     systemd = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "notify")})
-    daemon = Daemon(
-        config, engine=_engine_with(StallingMaildir, []), systemd=systemd, handle_signals=False
-    )
+    daemon = Daemon(config, engine=_engine_with(StallingMaildir, []), systemd=systemd, handle_signals=False)
     try:
         with running(daemon) as result:
             assert entered.wait(10)  # the first pass is writing the draft

@@ -80,8 +80,12 @@ def test_google_self_flag_identifies_me_under_another_address() -> None:
 
 
 def test_addresses_in_the_description_when_nobody_else_is_invited() -> None:
-    e = event("Phone screen", "Call with Sam Smith <sam@globex.example>, cc ops@globex.example and me ada@example.org",
-              organizer=None, attendees=())
+    e = event(
+        "Phone screen",
+        "Call with Sam Smith <sam@globex.example>, cc ops@globex.example and me ada@example.org",
+        organizer=None,
+        attendees=(),
+    )
     interview = detector.detect(e).interview
     assert interview is not None
     assert [(c.email, c.name) for c in interview.contacts] == [
@@ -114,8 +118,13 @@ def test_notes_are_what_follows_the_notes_line() -> None:
 
 @pytest.mark.parametrize(
     ("name", "email", "first"),
-    [("Jane Doe", "x@y.io", "Jane"), ("Doe, Jane", "x@y.io", "Jane"), ("Dr. Jane Doe", "x@y.io", "Jane"),
-     (None, "jane.doe@y.io", "Jane"), (None, "jdoe@y.io", None)],
+    [
+        ("Jane Doe", "x@y.io", "Jane"),
+        ("Doe, Jane", "x@y.io", "Jane"),
+        ("Dr. Jane Doe", "x@y.io", "Jane"),
+        (None, "jane.doe@y.io", "Jane"),
+        (None, "jdoe@y.io", None),
+    ],
 )
 def test_first_names(name: str | None, email: str, first: str | None) -> None:
     assert Contact(email, name).first_name == first
@@ -123,8 +132,13 @@ def test_first_names(name: str | None, email: str, first: str | None) -> None:
 
 # ---------------------------------------------------------------- replies
 
-INTERVIEW = Interview("u1", "Interview", START, START + timedelta(hours=1),
-                      (Contact("jane@acme.io", "Jane"), Contact("sam@gmail.com", "Sam")))
+INTERVIEW = Interview(
+    "u1",
+    "Interview",
+    START,
+    START + timedelta(hours=1),
+    (Contact("jane@acme.io", "Jane"), Contact("sam@gmail.com", "Sam")),
+)
 
 
 def reply(raw: str, arrived: datetime = START + timedelta(days=1), folder: str = "inbox"):  # type: ignore[no-untyped-def]
@@ -147,8 +161,12 @@ def reply(raw: str, arrived: datetime = START + timedelta(days=1), folder: str =
         (mail(sender="jane@acme.io", headers="Precedence: junk"), False),
         (mail(sender="jane@acme.io", subject="Declined: Interview"), False),
         (mail(sender="postmaster@acme.io"), False),
-        (mail(sender="jane@acme.io",
-              headers="Content-Type: multipart/report; report-type=delivery-status; boundary=x"), False),
+        (
+            mail(
+                sender="jane@acme.io", headers="Content-Type: multipart/report; report-type=delivery-status; boundary=x"
+            ),
+            False,
+        ),
     ],
 )
 def test_what_counts_as_a_reply(raw: str, counts: bool) -> None:

@@ -48,7 +48,9 @@ class Runner:
         self.store = Store.open(self.config.state_dir, self.clock.now())
         secrets = secret_store(self.config)
         self.engine = Engine(
-            self.config, self.store, self.clock,
+            self.config,
+            self.store,
+            self.clock,
             calendar=calendar or (lambda: open_calendar(self.config, secrets)),
             mailbox=mailbox or (lambda: open_mailbox(self.config, secrets)),
         )
@@ -71,9 +73,15 @@ def said(caplog: pytest.LogCaptureFixture, needle: str) -> int:
     return sum(1 for r in caplog.records if r.levelno >= logging.WARNING and needle in r.getMessage())
 
 
-def outage_then_recovery(runner: Runner, caplog: pytest.LogCaptureFixture, needle: str,
-                         inject: Callable[[], None], clear: Callable[[], None], code: int = EXIT_TEMPFAIL,
-                         calendar_down: bool = False) -> None:
+def outage_then_recovery(
+    runner: Runner,
+    caplog: pytest.LogCaptureFixture,
+    needle: str,
+    inject: Callable[[], None],
+    clear: Callable[[], None],
+    code: int = EXIT_TEMPFAIL,
+    calendar_down: bool = False,
+) -> None:
     """Settle, inject the fault, run the outage's passes, clear it, run one more pass.
     With the mailbox down nothing can be drafted; with the calendar down the interview
     it gave before is still served, so its draft is made during the outage."""
@@ -113,8 +121,10 @@ def gmail_runner(home: Path, emulator: Emulator, timeout: float = 5.0) -> Iterat
     secrets = secret_store(config)
     credentials.save(secrets, ACCOUNT, credentials.Grant.from_info(emulator.grant()))
     emulator.now = lambda: runner.clock.now()
-    runner = Runner(config_path, mailbox=lambda: GmailMailbox(
-        config, secrets, api=GoogleApi(config, secrets, sleep=Sleeps(), timeout=timeout)))
+    runner = Runner(
+        config_path,
+        mailbox=lambda: GmailMailbox(config, secrets, api=GoogleApi(config, secrets, sleep=Sleeps(), timeout=timeout)),
+    )
     try:
         yield runner
     finally:
@@ -132,8 +142,13 @@ def gmail_runner(home: Path, emulator: Emulator, timeout: float = 5.0) -> Iterat
     ],
     ids=["429-retry-after", "403-rate-limit", "500", "503", "reset-mid-response"],
 )
-def test_gmail_server_faults(home: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture,  # noqa: F811
-                             fault: Callable[[Emulator], None], needle: str) -> None:
+def test_gmail_server_faults(
+    home: Path,
+    emulator: Emulator,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+    fault: Callable[[Emulator], None],
+    needle: str,
+) -> None:
     with gmail_runner(home, emulator) as runner:
         outage_then_recovery(runner, caplog, needle, lambda: fault(emulator), emulator.faults.clear)
     assert len(emulator.drafts()) == 1
@@ -141,8 +156,9 @@ def test_gmail_server_faults(home: Path, emulator: Emulator, caplog: pytest.LogC
 
 def test_gmail_slower_than_the_timeout(home: Path, emulator: Emulator, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
     with gmail_runner(home, emulator, timeout=0.3) as runner:
-        outage_then_recovery(runner, caplog, "Gmail", lambda: emulator.slow("*", 1.0, times=10_000),
-                             emulator.faults.clear)
+        outage_then_recovery(
+            runner, caplog, "Gmail", lambda: emulator.slow("*", 1.0, times=10_000), emulator.faults.clear
+        )
     assert len(emulator.drafts()) == 1
 
 
@@ -178,8 +194,9 @@ def test_radicale_down_and_back(home: Path, caplog: pytest.LogCaptureFixture) ->
         account.calendar = account.make_calendar("Work")
         account.put(calendar(vevent("f1", START, START + timedelta(hours=1))))
         maildir = make_maildir(home / "Mail")
-        config_path = write_config(home, account.calendar_toml(), f'kind = "maildir"\npath = "{maildir}"',
-                                   '[secrets]\nbackend = "file"\n')
+        config_path = write_config(
+            home, account.calendar_toml(), f'kind = "maildir"\npath = "{maildir}"', '[secrets]\nbackend = "file"\n'
+        )
         secret_store(config_module.load(config_path)).set("caldav", account.username, account.password)
         runner = Runner(config_path)
         try:
@@ -197,8 +214,12 @@ def test_radicale_down_and_back(home: Path, caplog: pytest.LogCaptureFixture) ->
 @contextlib.contextmanager
 def small_filesystem(path: Path, size: str = "1m") -> Iterator[Path]:
     path.mkdir(parents=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     need(result.returncode == 0, f"cannot mount a tmpfs here: {result.stderr.strip()}")
     try:
         yield path
@@ -209,7 +230,9 @@ def small_filesystem(path: Path, size: str = "1m") -> Iterator[Path]:
 def _state_cli(home: Path, state: Path) -> Cli:
     maildir = make_maildir(home / "Mail")
     (home / "calendar.ics").write_text(calendar(vevent("f1", START, START + timedelta(hours=1))))
-    config = write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{maildir}"')
+    config = write_config(
+        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', f'kind = "maildir"\npath = "{maildir}"'
+    )
     config.write_text(config.read_text().replace(f'dir = "{home / "state"}"', f'dir = "{state}"'))
     return Cli(home, config)
 
@@ -259,12 +282,20 @@ def test_google_calendar_faults(home: Path, emulator: Emulator, caplog: pytest.L
     secrets = secret_store(config)
     credentials.save(secrets, ACCOUNT, credentials.Grant.from_info(emulator.grant()))
     emulator.put_event(gevent("f1", "Backend Engineer interview at Acme", START))
-    runner = Runner(config_path, calendar=lambda: GoogleCalendarSource(
-        config, secrets, api=GoogleApi(config, secrets, sleep=Sleeps())))
+    runner = Runner(
+        config_path,
+        calendar=lambda: GoogleCalendarSource(config, secrets, api=GoogleApi(config, secrets, sleep=Sleeps())),
+    )
     emulator.now = runner.clock.now
     try:
-        outage_then_recovery(runner, caplog, "503", lambda: emulator.fail("events.list", 503, times=10_000),
-                             emulator.faults.clear, calendar_down=True)
+        outage_then_recovery(
+            runner,
+            caplog,
+            "503",
+            lambda: emulator.fail("events.list", 503, times=10_000),
+            emulator.faults.clear,
+            calendar_down=True,
+        )
     finally:
         runner.close()
 
@@ -275,7 +306,9 @@ def test_ics_feed_errors_and_garbage(home: Path, caplog: pytest.LogCaptureFixtur
 
     from test_cli_commands import _Handler
 
-    handler = type("Feed", (_Handler,), {"status": 200, "body": calendar(vevent("f1", START, START + timedelta(hours=1))).encode()})
+    handler = type(
+        "Feed", (_Handler,), {"status": 200, "body": calendar(vevent("f1", START, START + timedelta(hours=1))).encode()}
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

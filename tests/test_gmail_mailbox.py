@@ -62,10 +62,14 @@ INTERVIEW = T0 + timedelta(days=2)
 
 def test_draft_joins_the_recruiters_thread(emulator: Emulator, gmail: GmailMailbox) -> None:  # noqa: F811
     first = emulator.deliver(
-        raw_mail(subject="Interview invitation", message_id="<invite@acme.io>", extra="References: <intro@acme.io>\r\n"),
+        raw_mail(
+            subject="Interview invitation", message_id="<invite@acme.io>", extra="References: <intro@acme.io>\r\n"
+        ),
         T0,
     )
-    emulator.deliver(raw_mail(subject="Unrelated", message_id="<other@x.io>", sender="bob@x.io"), T0 + timedelta(hours=1))
+    emulator.deliver(
+        raw_mail(subject="Unrelated", message_id="<other@x.io>", sender="bob@x.io"), T0 + timedelta(hours=1)
+    )
     emulator.deliver(  # after the interview: not the conversation to join
         raw_mail(subject="Later", message_id="<later@acme.io>"), INTERVIEW + timedelta(hours=1)
     )
@@ -82,8 +86,14 @@ def test_draft_joins_the_recruiters_thread(emulator: Emulator, gmail: GmailMailb
     from followupd.model import Contact, Interview
 
     me = Me(name="Ada Lovelace", email="ada@example.org")
-    interview = Interview("ev1", "Interview", INTERVIEW, INTERVIEW + timedelta(hours=1),
-                          (Contact("jane.doe@acme.io", "Jane Doe"),), company="Acme")
+    interview = Interview(
+        "ev1",
+        "Interview",
+        INTERVIEW,
+        INTERVIEW + timedelta(hours=1),
+        (Contact("jane.doe@acme.io", "Jane Doe"),),
+        company="Acme",
+    )
     step = ResolvedStep("thank-you", "thank-you.txt.j2", timedelta(hours=24), timedelta(hours=48))
     message = Composer(me, me.timezone, None).compose(step, interview, INTERVIEW + timedelta(days=1), hint)
     ref = gmail.create_draft(message, hint)
@@ -111,8 +121,11 @@ def test_no_conversation_means_no_hint(emulator: Emulator, gmail: GmailMailbox) 
 
 
 def test_sent_mail_to_the_recruiter_is_a_conversation_too(emulator: Emulator, gmail: GmailMailbox) -> None:  # noqa: F811
-    emulator.deliver(raw_mail(sender="Ada <ada@example.org>", to=RECRUITER, subject="My CV", message_id="<cv@example.org>"),
-                     T0, folder="sent")
+    emulator.deliver(
+        raw_mail(sender="Ada <ada@example.org>", to=RECRUITER, subject="My CV", message_id="<cv@example.org>"),
+        T0,
+        folder="sent",
+    )
     hint = gmail.conversation(["jane.doe@acme.io"], INTERVIEW)
     assert hint is not None and hint.in_reply_to == "<cv@example.org>"
 
@@ -315,8 +328,13 @@ def test_missing_scope_is_an_auth_error(tmp_path: Path, emulator: Emulator) -> N
 def test_was_sent_looks_for_a_sent_message_in_the_drafts_thread(emulator: Emulator, gmail: GmailMailbox) -> None:  # noqa: F811
     from dataclasses import replace
 
-    emulator.deliver(raw_mail(sender="Ada <ada@example.org>", to=RECRUITER, subject="Interview invitation",
-                              message_id="<cv@example.org>"), T0 - timedelta(days=3), folder="sent")
+    emulator.deliver(
+        raw_mail(
+            sender="Ada <ada@example.org>", to=RECRUITER, subject="Interview invitation", message_id="<cv@example.org>"
+        ),
+        T0 - timedelta(days=3),
+        folder="sent",
+    )
     hint = gmail.conversation(["jane.doe@acme.io"], INTERVIEW)
     assert hint is not None
 

@@ -32,13 +32,23 @@ def source(tmp_path: Path, emulator: Emulator) -> Iterator[GoogleCalendarSource]
     made.close()
 
 
-def test_first_sync_maps_events_and_skips_closed_and_all_day_ones(emulator: Emulator, source: GoogleCalendarSource) -> None:  # noqa: F811
-    invite = gevent("iv1", "Interview with Acme", NOW + timedelta(days=1), others=("jane.doe@acme.io", "room-4@resource.calendar.google.com"),
-                    description="Role: Backend Engineer<br><br>Notes: <b>their move</b> to event sourcing &amp; CQRS")
+def test_first_sync_maps_events_and_skips_closed_and_all_day_ones(
+    emulator: Emulator,  # noqa: F811
+    source: GoogleCalendarSource,
+) -> None:
+    invite = gevent(
+        "iv1",
+        "Interview with Acme",
+        NOW + timedelta(days=1),
+        others=("jane.doe@acme.io", "room-4@resource.calendar.google.com"),
+        description="Role: Backend Engineer<br><br>Notes: <b>their move</b> to event sourcing &amp; CQRS",
+    )
     invite["attendees"][2]["resource"] = True
     emulator.put_event(invite)
     emulator.put_event(gevent("old", "Interview with Old", NOW - timedelta(days=10)))
-    emulator.put_event({"id": "allday", "summary": "Interview week", "start": {"date": "2026-11-11"}, "end": {"date": "2026-11-12"}})
+    emulator.put_event(
+        {"id": "allday", "summary": "Interview week", "start": {"date": "2026-11-11"}, "end": {"date": "2026-11-12"}}
+    )
     emulator.put_event(gevent("mine", "Phone screen prep", NOW + timedelta(days=2), me=None))
     changes = source.fetch(None, SPAN)
     assert changes.complete and changes.removed == [] and changes.problems == []
@@ -56,7 +66,7 @@ def test_first_sync_maps_events_and_skips_closed_and_all_day_ones(emulator: Emul
     assert event.description == "Role: Backend Engineer\n\nNotes: their move to event sourcing & CQRS"
     assert events["mine"].organizer is not None and events["mine"].organizer.is_self
     assert emulator.count("events.list") == 1
-    (_, params), = [c for c in emulator.calls if c[0] == "events.list"]
+    ((_, params),) = [c for c in emulator.calls if c[0] == "events.list"]
     assert params["singleEvents"] is True and params["timeMin"] == "2026-11-07T12:00:00Z"
 
 
@@ -67,7 +77,11 @@ def test_incremental_sync_returns_only_changes(emulator: Emulator, source: Googl
     idle = source.fetch(cursor, SPAN)
     assert idle.events == [] and not idle.complete
     assert dict(emulator.requests) == {"events.list": 1}
-    emulator.put_event(gevent("iv2", "Phone screen with Beta", NOW + timedelta(days=3), organizer="tom@beta.io", others=("tom@beta.io",)))
+    emulator.put_event(
+        gevent(
+            "iv2", "Phone screen with Beta", NOW + timedelta(days=3), organizer="tom@beta.io", others=("tom@beta.io",)
+        )
+    )
     changed = source.fetch(idle.cursor, SPAN)
     assert [e.key for e in changed.events] == ["iv2"] and not changed.complete
 
@@ -77,8 +91,15 @@ def test_cancelled_instance_stub_names_the_same_interview(emulator: Emulator, so
     for week in range(3):
         start = first + timedelta(weeks=week)
         stamp = start.strftime("%Y%m%dT%H%M%SZ")
-        emulator.put_event(gevent(f"series1_{stamp}", "Interview loop with Acme", start, recurringEventId="series1",
-                                  originalStartTime={"dateTime": start.isoformat(), "timeZone": "Europe/London"}))
+        emulator.put_event(
+            gevent(
+                f"series1_{stamp}",
+                "Interview loop with Acme",
+                start,
+                recurringEventId="series1",
+                originalStartTime={"dateTime": start.isoformat(), "timeZone": "Europe/London"},
+            )
+        )
     emulator.put_event(gevent("single", "Interview with Acme", NOW + timedelta(days=5)))
     full = source.fetch(None, SPAN)
     keys = sorted(e.key for e in full.events)
@@ -118,8 +139,12 @@ def test_several_calendars_and_a_duplicate(tmp_path: Path, emulator: Emulator) -
     source = make_source(tmp_path, emulator)
     source.calendars = ("primary", "jobs@group.calendar.google.com")
     emulator.put_event(gevent("iv1", "Interview with Acme", NOW + timedelta(days=1)))
-    emulator.put_event(gevent("iv1", "Interview with Acme", NOW + timedelta(days=1)), calendar="jobs@group.calendar.google.com")
-    emulator.put_event(gevent("iv2", "Interview with Beta", NOW + timedelta(days=2)), calendar="jobs@group.calendar.google.com")
+    emulator.put_event(
+        gevent("iv1", "Interview with Acme", NOW + timedelta(days=1)), calendar="jobs@group.calendar.google.com"
+    )
+    emulator.put_event(
+        gevent("iv2", "Interview with Beta", NOW + timedelta(days=2)), calendar="jobs@group.calendar.google.com"
+    )
     changes = source.fetch(None, SPAN)
     assert sorted(e.key for e in changes.events) == ["iv1", "iv2"]
     emulator.reset_counts()
@@ -153,12 +178,30 @@ def test_events_become_interviews(emulator: Emulator, source: GoogleCalendarSour
     from followupd.detect import Detector
 
     emulator.put_event(gevent("yes", "Interview with Acme", NOW + timedelta(days=1)))
-    emulator.put_event(gevent("declined", "Interview with Beta", NOW + timedelta(days=1), me="declined",
-                              organizer="tom@beta.io", others=("tom@beta.io",)))
-    emulator.put_event(gevent("unanswered", "Interview with Gamma", NOW + timedelta(days=1), me="needsAction",
-                              organizer="ann@gamma.io", others=("ann@gamma.io",)))
-    config = config_module.parse('[me]\nname = "Ada"\nemail = "ada@example.org"\n[calendar]\nkind = "google"\n'
-                                 '[mailbox]\nkind = "gmail"\n', Path("x.toml"))
+    emulator.put_event(
+        gevent(
+            "declined",
+            "Interview with Beta",
+            NOW + timedelta(days=1),
+            me="declined",
+            organizer="tom@beta.io",
+            others=("tom@beta.io",),
+        )
+    )
+    emulator.put_event(
+        gevent(
+            "unanswered",
+            "Interview with Gamma",
+            NOW + timedelta(days=1),
+            me="needsAction",
+            organizer="ann@gamma.io",
+            others=("ann@gamma.io",),
+        )
+    )
+    config = config_module.parse(
+        '[me]\nname = "Ada"\nemail = "ada@example.org"\n[calendar]\nkind = "google"\n[mailbox]\nkind = "gmail"\n',
+        Path("x.toml"),
+    )
     detector = Detector(config.me, config.detect)
     found = {e.key: detector.detect(e) for e in source.fetch(None, SPAN).events}
     assert found["yes"].interview is not None and not found["yes"].interview.cancelled

@@ -51,13 +51,22 @@ def google(home: Path, emulator: Emulator) -> GoogleCli:  # noqa: F811
 
 
 def interview(emulator: Emulator, event_id: str = "iv1", start: datetime = START, **extra: object) -> None:  # noqa: F811
-    emulator.put_event(gevent(event_id, "Backend Engineer interview at Acme", start,
-                              description="Notes: their move to event sourcing", **extra))
+    emulator.put_event(
+        gevent(
+            event_id,
+            "Backend Engineer interview at Acme",
+            start,
+            description="Notes: their move to event sourcing",
+            **extra,
+        )
+    )
 
 
 def test_interview_to_threaded_draft_to_reply(google: GoogleCli, emulator: Emulator) -> None:  # noqa: F811
     invite = emulator.deliver(
-        raw_mail(subject="Interview invitation", message_id="<invite@acme.io>", extra="References: <intro@acme.io>\r\n"),
+        raw_mail(
+            subject="Interview invitation", message_id="<invite@acme.io>", extra="References: <intro@acme.io>\r\n"
+        ),
         START - timedelta(days=5),
     )
     interview(emulator)
@@ -79,8 +88,9 @@ def test_interview_to_threaded_draft_to_reply(google: GoogleCli, emulator: Emula
     google.run("2026-11-03T11:20:00+00:00")  # nothing new: nothing made twice
     assert len(emulator.drafts()) == 1
 
-    emulator.deliver(raw_mail(subject="Re: Interview invitation", message_id="<reply@acme.io>"),
-                     at("2026-11-03T12:00:00+00:00"))
+    emulator.deliver(
+        raw_mail(subject="Re: Interview invitation", message_id="<reply@acme.io>"), at("2026-11-03T12:00:00+00:00")
+    )
     google.run("2026-11-03T12:05:00+00:00")
     assert google.state() == "replied"
     assert google.state(step="check-in") == "replied"

@@ -52,21 +52,39 @@ def test_bad_values_are_400(emulator: Emulator) -> None:  # noqa: F811
     bearer = token(emulator)
     assert call(emulator, "GET", "/gmail/v1/users/me/messages?maxResults=lots", bearer)[0] == 400
     assert call(emulator, "GET", "/gmail/v1/users/me/drafts/r1?format=html", bearer)[0] == 400
-    assert call(emulator, "GET", "/gmail/v1/users/me/history?historyTypes=messageAdded&startHistoryId=1&startHistoryId=2",
-                bearer)[0] == 400
+    assert (
+        call(
+            emulator,
+            "GET",
+            "/gmail/v1/users/me/history?historyTypes=messageAdded&startHistoryId=1&startHistoryId=2",
+            bearer,
+        )[0]
+        == 400
+    )
     assert call(emulator, "GET", "/calendar/v3/calendars/primary/events?timeMin=yesterday", bearer)[0] == 400
 
 
 def test_unknown_body_field_is_400_at_any_depth(emulator: Emulator) -> None:  # noqa: F811
     bearer = token(emulator)
-    status, answer = call(emulator, "POST", "/gmail/v1/users/me/drafts", bearer,
-                          {"message": {"raw": "RnJvbTogYUBiLmMNCg0KeA", "thread_id": "x"}})
+    status, answer = call(
+        emulator,
+        "POST",
+        "/gmail/v1/users/me/drafts",
+        bearer,
+        {"message": {"raw": "RnJvbTogYUBiLmMNCg0KeA", "thread_id": "x"}},
+    )
     assert status == 400 and "Unknown name \"thread_id\" at 'message'" in answer["error"]["message"]
-    status, _ = call(emulator, "POST", "/gmail/v1/users/me/drafts", bearer,
-                     {"message": {"raw": "RnJvbTogYUBiLmMNCg0KeA", "payload": {"headers": [{"name": "a", "valu": "b"}]}}})
+    status, _ = call(
+        emulator,
+        "POST",
+        "/gmail/v1/users/me/drafts",
+        bearer,
+        {"message": {"raw": "RnJvbTogYUBiLmMNCg0KeA", "payload": {"headers": [{"name": "a", "valu": "b"}]}}},
+    )
     assert status == 400
-    status, answer = call(emulator, "POST", "/gmail/v1/users/me/drafts", bearer,
-                          {"message": {"raw": "RnJvbTogYUBiLmMNCg0KeA"}})
+    status, answer = call(
+        emulator, "POST", "/gmail/v1/users/me/drafts", bearer, {"message": {"raw": "RnJvbTogYUBiLmMNCg0KeA"}}
+    )
     assert status == 200 and answer["message"]["labelIds"] == ["DRAFT"]
 
 
@@ -91,8 +109,11 @@ def test_bearer_token_is_required_and_checked(emulator: Emulator) -> None:  # no
 def test_each_method_needs_one_of_its_scopes(emulator: Emulator) -> None:  # noqa: F811
     compose_only = token(emulator, ("https://www.googleapis.com/auth/gmail.compose",))
     assert call(emulator, "GET", "/gmail/v1/users/me/drafts", compose_only)[0] == 200
-    for path in ("/gmail/v1/users/me/history?startHistoryId=1", "/gmail/v1/users/me/messages/abc",
-                 "/gmail/v1/users/me/threads/abc"):
+    for path in (
+        "/gmail/v1/users/me/history?startHistoryId=1",
+        "/gmail/v1/users/me/messages/abc",
+        "/gmail/v1/users/me/threads/abc",
+    ):
         status, answer = call(emulator, "GET", path, compose_only)
         assert status == 403 and reason(answer) == "insufficientPermissions", path
     calendar_only = token(emulator, ("https://www.googleapis.com/auth/calendar.events.readonly",))
@@ -126,8 +147,13 @@ def test_token_endpoint(emulator: Emulator) -> None:  # noqa: F811
     info = emulator.grant()
 
     def refresh(**extra: str) -> tuple[int, Any]:
-        form = {"grant_type": "refresh_token", "client_id": info["client_id"], "client_secret": info["client_secret"],
-                "refresh_token": info["refresh_token"], **extra}
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": info["client_id"],
+            "client_secret": info["client_secret"],
+            "refresh_token": info["refresh_token"],
+            **extra,
+        }
         request = urllib.request.Request(emulator.url + "/token", data=urllib.parse.urlencode(form).encode())
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
@@ -148,9 +174,15 @@ def test_stale_sync_token_is_410_and_sync_token_excludes_time_bounds(emulator: E
     _, first = call(emulator, "GET", "/calendar/v3/calendars/primary/events?singleEvents=true", bearer)
     sync = urllib.parse.quote(first["nextSyncToken"])
     assert call(emulator, "GET", f"/calendar/v3/calendars/primary/events?syncToken={sync}", bearer)[0] == 200
-    assert call(emulator, "GET", f"/calendar/v3/calendars/primary/events?syncToken={sync}&timeMin=2026-01-01T00:00:00Z",
-                bearer)[0] == 400
+    assert (
+        call(
+            emulator,
+            "GET",
+            f"/calendar/v3/calendars/primary/events?syncToken={sync}&timeMin=2026-01-01T00:00:00Z",
+            bearer,
+        )[0]
+        == 400
+    )
     emulator.expire_sync_tokens()
     status, answer = call(emulator, "GET", f"/calendar/v3/calendars/primary/events?syncToken={sync}", bearer)
     assert status == 410 and reason(answer) == "fullSyncRequired"
-

@@ -75,7 +75,9 @@ def test_import_errors_name_the_file_and_the_problem(cli: Cli, emulator: Emulato
     junk = cli.home / "junk.json"
     junk.write_text("{not json")
     assert "junk.json: not JSON" in cli("auth", "google", "--import", str(junk), check=False).stderr
-    partial = write_grant(cli.home / "partial.json", {"client_id": "x", "token_uri": "https://oauth2.googleapis.com/token"})
+    partial = write_grant(
+        cli.home / "partial.json", {"client_id": "x", "token_uri": "https://oauth2.googleapis.com/token"}
+    )
     result = cli("auth", "google", "--import", str(partial), check=False)
     assert result.returncode == 1
     assert "partial.json: not an authorized-user file: missing client_secret, refresh_token" in result.stderr
@@ -94,7 +96,9 @@ def test_no_client_secrets_says_what_to_pass(cli: Cli) -> None:
 def test_nothing_to_sign_in_to(home: Path) -> None:
     from conftest import make_maildir, write_config
 
-    config = write_config(home, 'kind = "ics"\npath = "/dev/null"', f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"')
+    config = write_config(
+        home, 'kind = "ics"\npath = "/dev/null"', f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"'
+    )
     result = Cli(home, config)("auth", "google", "--import", "x.json", check=False)
     assert result.returncode == 1 and "nothing to sign in to" in result.stderr
 
@@ -120,18 +124,43 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
     the consent page redirect to the loopback port. Returns (stdout, exit code, stderr)."""
     client_id, client_secret = emulator.oauth.client()
     secrets_file = cli.home / "client_secret.json"
-    secrets_file.write_text(json.dumps({"installed": {
-        "client_id": client_id, "client_secret": client_secret, "project_id": "followupd-test",
-        "auth_uri": emulator.url + "/o/oauth2/auth", "token_uri": emulator.url + "/token",
-        "redirect_uris": ["http://localhost"],
-    }}))
+    secrets_file.write_text(
+        json.dumps(
+            {
+                "installed": {
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "project_id": "followupd-test",
+                    "auth_uri": emulator.url + "/o/oauth2/auth",
+                    "token_uri": emulator.url + "/token",
+                    "redirect_uris": ["http://localhost"],
+                }
+            }
+        )
+    )
     port = _free_port()
     # oauthlib insists on https for the token endpoint; the emulator speaks http.
     env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1", **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google",
-         "--client-secrets", str(secrets_file), "--no-browser", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cli.home,
+        [
+            sys.executable,
+            "-m",
+            "followupd",
+            "--config",
+            str(cli.config),
+            "auth",
+            "google",
+            "--client-secrets",
+            str(secrets_file),
+            "--no-browser",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cli.home,
     )
     try:
         assert process.stdout is not None and process.stderr is not None

@@ -37,13 +37,50 @@ EXAMPLES = int(os.environ.get("FOLLOWUPD_HOSTILE_EXAMPLES", "60"))
 EVENTS_PER_EXAMPLE = 20
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
-ALLOWED_HEADERS = {"from", "to", "subject", "date", "message-id", "in-reply-to", "references", "content-type",
-                   "content-transfer-encoding", "mime-version"}
+ALLOWED_HEADERS = {
+    "from",
+    "to",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "content-type",
+    "content-transfer-encoding",
+    "mime-version",
+}
 
 nasty_chars = st.sampled_from(
-    ["\r", "\n", "\r\n", "\x00", "\x07", "\x1b[31m", "\u202e", "\u2066", "\u200b", "\u2028", "\ufeff", "\udcff"[:0],
-     ":", ";", ",", "<", ">", '"', "\\", "=?utf-8?b?QmNjOiB0aGllZkBldmlsLmV4YW1wbGU=?=", "Bcc: thief@evil.example",
-     "\r\nBcc: thief@evil.example", "\nSubject: pwned", "%0d%0aBcc:", "ä", "日本語", "🙂", " "]
+    [
+        "\r",
+        "\n",
+        "\r\n",
+        "\x00",
+        "\x07",
+        "\x1b[31m",
+        "\u202e",
+        "\u2066",
+        "\u200b",
+        "\u2028",
+        "\ufeff",
+        "\udcff"[:0],
+        ":",
+        ";",
+        ",",
+        "<",
+        ">",
+        '"',
+        "\\",
+        "=?utf-8?b?QmNjOiB0aGllZkBldmlsLmV4YW1wbGU=?=",
+        "Bcc: thief@evil.example",
+        "\r\nBcc: thief@evil.example",
+        "\nSubject: pwned",
+        "%0d%0aBcc:",
+        "ä",
+        "日本語",
+        "🙂",
+        " ",
+    ]
 )
 nasty_text = st.one_of(
     st.lists(st.one_of(nasty_chars, st.text(max_size=20)), max_size=30).map("".join),
@@ -52,8 +89,11 @@ nasty_text = st.one_of(
     st.integers(1000, 20000).map(lambda n: "x" * n),
 )
 nasty_address = st.one_of(
-    st.builds(lambda local, domain: f"{local}@{domain}", st.from_regex(r"[a-z0-9.+_-]{1,20}", fullmatch=True),
-              st.sampled_from(["acme.io", "globex.example", "gmail.com", "evil.example"])),
+    st.builds(
+        lambda local, domain: f"{local}@{domain}",
+        st.from_regex(r"[a-z0-9.+_-]{1,20}", fullmatch=True),
+        st.sampled_from(["acme.io", "globex.example", "gmail.com", "evil.example"]),
+    ),
     nasty_text,
 )
 
@@ -62,8 +102,12 @@ nasty_address = st.one_of(
 def hostile_event(draw, n: int) -> Event:  # type: ignore[no-untyped-def]
     start = START + timedelta(minutes=draw(st.integers(-600, 600)))
     people = tuple(
-        Attendee(draw(nasty_address), draw(st.one_of(st.none(), nasty_text)),
-                 draw(st.sampled_from(list(Partstat))), draw(st.sampled_from(list(Cutype))))
+        Attendee(
+            draw(nasty_address),
+            draw(st.one_of(st.none(), nasty_text)),
+            draw(st.sampled_from(list(Partstat))),
+            draw(st.sampled_from(list(Cutype))),
+        )
         for _ in range(draw(st.integers(0, 4)))
     )
     me = Attendee("ada@example.org", "Ada", draw(st.sampled_from(list(Partstat))))
@@ -99,10 +143,16 @@ def _check_draft(raw: bytes) -> None:
     assert not any(ch in body for ch in "\x00\x07\u202e\u2066\ufeff\x1b")
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                       HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(events=st.lists(st.integers(), min_size=EVENTS_PER_EXAMPLE, max_size=EVENTS_PER_EXAMPLE).flatmap(
-    lambda ns: st.tuples(*[hostile_event(i) for i in range(len(ns))])))
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    events=st.lists(st.integers(), min_size=EVENTS_PER_EXAMPLE, max_size=EVENTS_PER_EXAMPLE).flatmap(
+        lambda ns: st.tuples(*[hostile_event(i) for i in range(len(ns))])
+    )
+)
 def test_generated_hostile_events_never_break_a_pass(tmp_path: Path, events: tuple[Event, ...]) -> None:
     root = Path(tempfile.mkdtemp(dir=tmp_path))
     config = config_module.load(write_config(root, 'kind = "ics"\npath = "/dev/null"', 'kind = "maildir"\npath = "/x"'))
@@ -111,9 +161,16 @@ def test_generated_hostile_events_never_break_a_pass(tmp_path: Path, events: tup
     source = MemoryCalendar()
     for event in events:
         source.put(event)
-    good = Event("good", None, "Interview: Engineer at Acme", "", START, START + timedelta(hours=1),
-                 organizer=Attendee("jane@acme.io", "Jane Doe", Partstat.ACCEPTED),
-                 attendees=(Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),))
+    good = Event(
+        "good",
+        None,
+        "Interview: Engineer at Acme",
+        "",
+        START,
+        START + timedelta(hours=1),
+        organizer=Attendee("jane@acme.io", "Jane Doe", Partstat.ACCEPTED),
+        attendees=(Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),),
+    )
     source.put(good)
     mailbox = _Recording()
     engine = Engine(config, store, clock, calendar=lambda: source, mailbox=lambda: mailbox)
@@ -153,24 +210,26 @@ def test_hostile_ics_text_parses_or_is_reported(fields: list[tuple[str, str, str
     from followupd.calendars.ical import parse_calendar
 
     parsed = parse_calendar(raw, "hostile.ics")
-    events, problems = events_in([parsed], TimeRange(START - timedelta(days=1), START + timedelta(days=1)),
-                                 UTC, "hostile.ics")
+    events, problems = events_in(
+        [parsed], TimeRange(START - timedelta(days=1), START + timedelta(days=1)), UTC, "hostile.ics"
+    )
     assert len(events) + len(problems) == len(fields)
 
 
 # ---------------------------------------------------------------- malformed INBOX messages
 
 MALFORMED = {
-    "broken-mime": b"From: jane@acme.io\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\nDate: Thu, 05 Nov 2026 16:00:00 +0000\r\n"
-                   b"Subject: Out of office\r\n\r\n--b\r\nContent-Type: text/plain; charset=klingon\r\n\r\n\xff\xfe\r\n--b",
+    "broken-mime": b'From: jane@acme.io\r\nContent-Type: multipart/mixed; boundary="b"\r\nDate: Thu, 05 Nov 2026 16:00:00 +0000\r\n'
+    b"Subject: Out of office\r\n\r\n--b\r\nContent-Type: text/plain; charset=klingon\r\n\r\n\xff\xfe\r\n--b",
     "undecodable": b"From: =?x-unknown?q?J=FCrgen?= <juergen@globex.example>\r\nSubject: =?utf-8?b?////?=\r\n"
-                   b"Date: Thu, 05 Nov 2026 16:00:00 +0000\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n\xc3\x28\xa0\xa1",
+    b"Date: Thu, 05 Nov 2026 16:00:00 +0000\r\nContent-Type: text/plain; charset=x-unknown\r\n\r\n\xc3\x28\xa0\xa1",
     "no-from-no-date": b"Subject: hello\r\n\r\nno sender at all",
     "garbage": b"\x00\x01\x02 this is not an email \xff\xfe\r\n\r\n\r\n",
     "header-only": b"From: <<<>>>@@@\r\nTo: ;;;\r\nDate: 32 Foo 99999 99:99:99 +9999",
     "huge": b"From: Newsletter <news@globex.example>\r\nSubject: Big\r\nDate: Thu, 05 Nov 2026 16:00:00 +0000\r\n"
-            b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: application/octet-stream\r\n\r\n"
-            + b"A" * (20 * 1024 * 1024) + b"\r\n--zz--\r\n",
+    b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: application/octet-stream\r\n\r\n"
+    + b"A" * (20 * 1024 * 1024)
+    + b"\r\n--zz--\r\n",
 }
 
 

@@ -228,7 +228,8 @@ def test_only_events_that_could_be_interviews_are_parsed() -> None:
     detector = Detector(Me(name="Ada", email="ada@example.org", timezone=ZONE), Detect())
     start = NOW + timedelta(days=1)
     folded = vevent("folded", start, start + timedelta(hours=1), "Chat").replace(
-        "SUMMARY:Chat", "SUMMARY:Phone scr\n een with Acme"  # a keyword folded over two lines
+        "SUMMARY:Chat",
+        "SUMMARY:Phone scr\n een with Acme",  # a keyword folded over two lines
     )
     text = calendar(
         vevent("lunch", start, start + timedelta(hours=1), "Lunch with Sam"),
@@ -238,8 +239,12 @@ def test_only_events_that_could_be_interviews_are_parsed() -> None:
         folded,
         vevent("weekly", start, start + timedelta(hours=1), "Standup", extra="RRULE:FREQ=WEEKLY;COUNT=3"),
     )
-    kept = {e.uid for e in events_in([parse_calendar(prune(text.encode(), SPAN, detector.mentions_keyword), "t")],
-                                     SPAN, ZONE, "t")[0]}
+    kept = {
+        e.uid
+        for e in events_in(
+            [parse_calendar(prune(text.encode(), SPAN, detector.mentions_keyword), "t")], SPAN, ZONE, "t"
+        )[0]
+    }
     # Whatever the detector would call an interview is still there; series are never cut.
     assert kept == {"interview", "described", "hidden", "folded", "weekly"}
     everything = read(text)[0]

@@ -26,14 +26,22 @@ def auth(cli: Cli, password: str) -> subprocess.CompletedProcess[str]:
     """`followupd auth imap`, typing the password on stdin."""
     return subprocess.run(
         [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "imap"],
-        input=password + "\n", check=False, capture_output=True, text=True, env=cli.env(), timeout=60, cwd=cli.home,
+        input=password + "\n",
+        check=False,
+        capture_output=True,
+        text=True,
+        env=cli.env(),
+        timeout=60,
+        cwd=cli.home,
     )
 
 
 def make_cli(home: Path, account: ImapAccount, **mailbox: str) -> Cli:
     (home / "calendar.ics").write_text(calendar(vevent(UID, START, END, description="Notes: their event sourcing")))
     config = write_config(
-        home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', account.mailbox_toml(**mailbox),
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        account.mailbox_toml(**mailbox),
         extra='[secrets]\nbackend = "file"',
     )
     return Cli(home, config)
@@ -93,7 +101,7 @@ def test_the_whole_sequence_on_imap(cli: Cli, imap_account: ImapAccount) -> None
 
     cli.run("2026-11-11T11:05:00+00:00")
     assert cli.step(UID)["state"] == "drafted"
-    (uid, data), = user.drafts().items()
+    ((uid, data),) = user.drafts().items()
     assert b"\\Draft" in data[b"FLAGS"]
     assert b"To: Jane Doe <jane.doe@acme.io>" in data[b"BODY[]"]
     cli.run("2026-11-11T11:30:00+00:00")
@@ -106,8 +114,12 @@ def test_the_whole_sequence_on_imap(cli: Cli, imap_account: ImapAccount) -> None
     assert check_in["state"] == "planned" and check_in["due_at"] == "2026-11-18T14:00:00+00:00"
 
     # An out-of-office answer is not a reply; the recruiter's answer is.
-    user.receive(raw_mail(subject="Automatic reply: Thank you", message_id="<ooo@acme.io>",
-                          extra="Auto-Submitted: auto-replied\r\n"), datetime(2026, 11, 12, 9, 0, tzinfo=UTC))
+    user.receive(
+        raw_mail(
+            subject="Automatic reply: Thank you", message_id="<ooo@acme.io>", extra="Auto-Submitted: auto-replied\r\n"
+        ),
+        datetime(2026, 11, 12, 9, 0, tzinfo=UTC),
+    )
     cli.run("2026-11-12T10:00:00+00:00")
     assert cli.step(UID, "check-in")["state"] == "planned"
     user.receive(raw_mail(message_id="<real@acme.io>"), datetime(2026, 11, 13, 9, 0, tzinfo=UTC))

@@ -170,7 +170,9 @@ def test_missing_drafts_folder_is_created(harness: ImapHarness, imap_account: Im
         mailbox.close()
 
 
-def test_a_configured_sent_folder_that_does_not_exist_is_a_clear_error(imap_account: ImapAccount, tmp_path: Path) -> None:
+def test_a_configured_sent_folder_that_does_not_exist_is_a_clear_error(
+    imap_account: ImapAccount, tmp_path: Path
+) -> None:
     mailbox = make_mailbox(imap_account, tmp_path / "home", sent="Sent Stuff")
     with pytest.raises(BackendError, match=r"no folder 'Sent Stuff'.*\[mailbox\] sent"):
         mailbox.changes(None, T0)
@@ -217,7 +219,7 @@ def test_rsvps_and_bounces_are_recognised_from_bodystructure(harness: ImapHarnes
     rsvp = (
         b"From: Jane Doe <jane.doe@acme.io>\r\nTo: ada@example.org\r\nSubject: Re: Interview\r\n"
         b"Message-ID: <rsvp@acme.io>\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"
+        b'Content-Type: multipart/alternative; boundary="b1"\r\n\r\n'
         b"--b1\r\nContent-Type: text/plain\r\n\r\nJane has accepted.\r\n"
         b"--b1\r\nContent-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n"
         b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR\r\n--b1--\r\n"
@@ -225,7 +227,7 @@ def test_rsvps_and_bounces_are_recognised_from_bodystructure(harness: ImapHarnes
     bounce = (
         b"From: Mail System <postmaster@acme.io>\r\nTo: ada@example.org\r\nSubject: Message not delivered\r\n"
         b"Message-ID: <bounce@acme.io>\r\nMIME-Version: 1.0\r\n"
-        b"Content-Type: multipart/report; report-type=delivery-status; boundary=\"b2\"\r\n\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b2"\r\n\r\n'
         b"--b2\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n"
         b"--b2\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n--b2--\r\n"
     )
@@ -241,7 +243,8 @@ def test_part_types_survive_odd_structures() -> None:
     assert part_types(None) == ()
     assert part_types((b"TEXT", b"PLAIN", None)) == ("text/plain",)
     assert part_types(([(b"text", b"plain", (b"charset", b"utf-8"))], b"mixed")) == (
-        "multipart/mixed", "text/plain; charset=utf-8",
+        "multipart/mixed",
+        "text/plain; charset=utf-8",
     )
 
 
@@ -264,8 +267,9 @@ def test_missing_password_names_the_command_to_run(imap_account: ImapAccount, tm
 
 
 def test_password_command_is_used_and_a_failing_one_is_clear(imap_account: ImapAccount, tmp_path: Path) -> None:
-    good = make_mailbox(imap_account, tmp_path / "a", store_password=False,
-                        password_command=f"printf '%s\\n' '{imap_account.password}'")
+    good = make_mailbox(
+        imap_account, tmp_path / "a", store_password=False, password_command=f"printf '%s\\n' '{imap_account.password}'"
+    )
     assert good.locate("<x@example.org>") is None
     good.close()
     bad = make_mailbox(imap_account, tmp_path / "b", store_password=False, password_command="echo nope >&2; exit 3")

@@ -64,7 +64,11 @@ def test_due_time_across_dst_changes() -> None:
     )
     ny = schedule("America/New_York")
     assert ny.due_time(datetime(2026, 3, 7, 15, tzinfo=UTC), datetime(2026, 3, 9, 20, tzinfo=UTC)) == datetime(
-        2026, 3, 9, 13, tzinfo=UTC  # 09:00 EDT, the day after clocks went forward
+        2026,
+        3,
+        9,
+        13,
+        tzinfo=UTC,  # 09:00 EDT, the day after clocks went forward
     )
 
 
@@ -94,7 +98,9 @@ def worlds(draw):  # type: ignore[no-untyped-def]
             cancelled=draw(st.booleans()) and draw(st.booleans()),
         )
         replied = draw(st.one_of(st.none(), st.just(end + timedelta(hours=2))))
-        records.append(InterviewRecord(interview, skipped=draw(st.booleans()) and draw(st.booleans()), replied_at=replied))
+        records.append(
+            InterviewRecord(interview, skipped=draw(st.booleans()) and draw(st.booleans()), replied_at=replied)
+        )
         for seq, step in enumerate(STEPS):
             if draw(st.booleans()):
                 state = draw(states)
@@ -116,7 +122,13 @@ def test_planner_invariants(world, zone) -> None:  # type: ignore[no-untyped-def
     for d in decisions:
         record = by_uid[d.uid]
         current = followups.get((d.uid, d.step))
-        if current is not None and current.state in (State.DRAFTING, State.DRAFTED, State.SENT, State.DISMISSED, State.REPLIED):
+        if current is not None and current.state in (
+            State.DRAFTING,
+            State.DRAFTED,
+            State.SENT,
+            State.DISMISSED,
+            State.REPLIED,
+        ):
             assert d.state == current.state and not d.draft  # the planner never moves mailbox facts
         if d.draft:
             # Nothing drafted outside its window, or before it is due.
@@ -126,7 +138,12 @@ def test_planner_invariants(world, zone) -> None:  # type: ignore[no-untyped-def
             # A replied, skipped or cancelled sequence never drafts again.
             assert record.replied_at is None and not record.skipped and not record.interview.cancelled
             assert record.interview.contacts
-            assert current is None or current.state in (State.PLANNED, State.MISSED, State.CANCELLED, State.NEEDS_CONTACT)
+            assert current is None or current.state in (
+                State.PLANNED,
+                State.MISSED,
+                State.CANCELLED,
+                State.NEEDS_CONTACT,
+            )
         if d.step == "check-in" and d.state == State.PLANNED and d.due_at is not None:
             previous = followups.get((d.uid, "thank-you"))
             assert previous is not None and previous.state == State.SENT

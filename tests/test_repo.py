@@ -25,9 +25,18 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     config_module.parse(text, path)
     documented = set(re.findall(r"^#?\s*([a-z_]+)\s*=", text, re.MULTILINE))
     sections = [
-        config_module.Me, config_module.Detect, config_module.Window, config_module.Step, config_module.Reply,
-        config_module.State, config_module.Google, config_module.Secrets, config_module.Daemon, config_module.Notify,
-        *config_module.CALENDAR_KINDS.values(), *config_module.MAILBOX_KINDS.values(),
+        config_module.Me,
+        config_module.Detect,
+        config_module.Window,
+        config_module.Step,
+        config_module.Reply,
+        config_module.State,
+        config_module.Google,
+        config_module.Secrets,
+        config_module.Daemon,
+        config_module.Notify,
+        *config_module.CALENDAR_KINDS.values(),
+        *config_module.MAILBOX_KINDS.values(),
     ]
     keys = {f.name for cls in sections for f in dataclasses.fields(cls) if "conv" in f.metadata}
     assert keys - documented == set()

@@ -36,10 +36,18 @@ class Recorder:
         self.env = {**cli.env(), **(env or {})}
         self.output: list[str] = []
 
-    def __call__(self, *args: str, stdin: str | None = None, umask: int | None = None) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, stdin: str | None = None, umask: int | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "followupd", "--config", str(self.cli.config), *args],
-            input=stdin, capture_output=True, text=True, env=self.env, timeout=120, cwd=self.cli.home, check=False,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            cwd=self.cli.home,
+            check=False,
             preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,  # noqa: PLW1509
         )
         self.output += [result.stdout, result.stderr]

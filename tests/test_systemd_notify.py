@@ -74,15 +74,11 @@ def test_without_systemd_nothing_happens() -> None:
 
 def test_watchdog_meant_for_another_process_is_ignored(listener: tuple[socket.socket, str]) -> None:
     _, path = listener
-    notifier = SystemdNotifier(
-        {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"}
-    )
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000", "WATCHDOG_PID": "1"})
     assert notifier.watchdog_interval is None
 
 
-def test_a_vanished_socket_is_logged_once_and_never_raised(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_vanished_socket_is_logged_once_and_never_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     notifier = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "gone")})
     assert not notifier.status("a")
     assert not notifier.status("b")

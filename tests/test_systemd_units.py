@@ -67,9 +67,7 @@ def _runnable_copy(unit: Path, directory: Path) -> Path:
 
 
 def _verify(analyze: str, unit: Path, *extra: str, env: dict[str, str] | None = None) -> None:
-    result = subprocess.run(
-        [analyze, *extra, "verify", str(unit)], capture_output=True, text=True, timeout=60, env=env
-    )
+    result = subprocess.run([analyze, *extra, "verify", str(unit)], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0 and not result.stdout.strip() and not result.stderr.strip(), (
         f"systemd-analyze verify {unit.name}:\n{result.stdout}{result.stderr}"
     )
@@ -136,9 +134,7 @@ def test_system_unit_runs_as_the_named_user_with_their_files() -> None:
     s = _settings(SYSTEM_UNIT)
     assert s["Service.User"] == ["%i"]
     env = " ".join(s["Service.Environment"])
-    assert (
-        "XDG_CONFIG_HOME=/home/%i/.config" in env and "XDG_STATE_HOME=/home/%i/.local/state" in env
-    )
+    assert "XDG_CONFIG_HOME=/home/%i/.config" in env and "XDG_STATE_HOME=/home/%i/.local/state" in env
     # The home is hidden except what followupd needs: its config (read-only) and its state.
     assert s["Service.ProtectHome"] == ["tmpfs"]
     assert "/home/%i/.config/followupd" in s["Service.BindReadOnlyPaths"]

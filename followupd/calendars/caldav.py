@@ -69,9 +69,7 @@ def translated(settings: CaldavCalendar) -> Iterator[None]:
         status = exc.status or 0
         if status >= 500 or status == 429:
             raise TransientError(f"CalDAV server {server} failed: {_reason(exc)}; will retry") from None
-        raise BackendError(
-            f"CalDAV server {server} refused a request: {_reason(exc)}; check [calendar] url"
-        ) from None
+        raise BackendError(f"CalDAV server {server} refused a request: {_reason(exc)}; check [calendar] url") from None
     except OSError as exc:  # requests' and niquests' RequestException are OSErrors too
         if _is_certificate_error(exc):
             raise BackendError(
@@ -111,7 +109,9 @@ def client(settings: CaldavCalendar, secret: str) -> Any:
     from caldav.davclient import DAVClient
 
     return DAVClient(
-        settings.url, username=settings.username, password=secret,
+        settings.url,
+        username=settings.username,
+        password=secret,
         timeout=max(1, int(settings.timeout.total_seconds())),
     )
 
@@ -266,7 +266,9 @@ def auth_main(config: Config, args: argparse.Namespace) -> int:
 
     settings = config.calendar
     if not isinstance(settings, CaldavCalendar):
-        raise FollowupdError(f"[calendar] kind is {settings.kind!r} in {config.path}; `auth caldav` is for kind = \"caldav\"")
+        raise FollowupdError(
+            f'[calendar] kind is {settings.kind!r} in {config.path}; `auth caldav` is for kind = "caldav"'
+        )
 
     def login(secret: str) -> str:
         dav = client(settings, secret)
@@ -277,5 +279,12 @@ def auth_main(config: Config, args: argparse.Namespace) -> int:
             dav.close()
         return "calendars: " + (", ".join(str(c.get_display_name() or c.url) for c in calendars) or "none yet")
 
-    return sign_in_with_password(secret_store(config), "caldav", "calendar", settings.username, _server(settings),
-                                 settings.password_command, login)
+    return sign_in_with_password(
+        secret_store(config),
+        "caldav",
+        "calendar",
+        settings.username,
+        _server(settings),
+        settings.password_command,
+        login,
+    )

@@ -347,4 +347,3 @@ def _address(value: Any) -> Attendee | None:
         partstat=partstat,
         cutype=cutype,
     )
-

@@ -76,9 +76,7 @@ class IcsSource(CalendarSource):
         assert self.settings.url is not None
         # The URL of a private feed is itself a secret: show only the host.
         host = urllib.parse.urlparse(self.settings.url).hostname or "?"
-        request = urllib.request.Request(
-            self.settings.url, headers={"User-Agent": f"followupd/{__version__}"}
-        )
+        request = urllib.request.Request(self.settings.url, headers={"User-Agent": f"followupd/{__version__}"})
         try:
             with urllib.request.urlopen(request, timeout=self.settings.timeout.total_seconds()) as response:
                 return response.read()

@@ -85,8 +85,8 @@ def _require(granted: tuple[str, ...] | None, scopes: tuple[str, ...], source: s
 def _sign_in(args: argparse.Namespace, scopes: tuple[str, ...]) -> Grant:
     if not args.client_secrets:
         raise FollowupdError(
-            "auth google needs --client-secrets FILE (the OAuth client JSON of a \"Desktop app\" client, "
-            "see README \"Google Calendar and Gmail\") or --import FILE"
+            'auth google needs --client-secrets FILE (the OAuth client JSON of a "Desktop app" client, '
+            'see README "Google Calendar and Gmail") or --import FILE'
         )
     from google_auth_oauthlib.flow import InstalledAppFlow
     from oauthlib.oauth2.rfc6749.errors import OAuth2Error

@@ -150,8 +150,10 @@ class GmailMailbox(Mailbox):
             return Located("drafts", ref)
         found = self._call(
             "messages.list",
-            lambda c: c.users().messages().list(
-                userId="me", q=f"rfc822msgid:{message_id.strip('<>')}", labelIds=["SENT"], maxResults=10
+            lambda c: (
+                c.users()
+                .messages()
+                .list(userId="me", q=f"rfc822msgid:{message_id.strip('<>')}", labelIds=["SENT"], maxResults=10)
             ),
         )
         for item in found.get("messages", []):
@@ -207,8 +209,10 @@ class GmailMailbox(Mailbox):
         try:
             thread = self._call(
                 "threads.get",
-                lambda c: c.users().threads().get(
-                    userId="me", id=thread_id, format="metadata", metadataHeaders=["Message-ID"]
+                lambda c: (
+                    c.users()
+                    .threads()
+                    .get(userId="me", id=thread_id, format="metadata", metadataHeaders=["Message-ID"])
                 ),
             )
         except ApiError as exc:
@@ -218,8 +222,7 @@ class GmailMailbox(Mailbox):
         # A little slack: drafted_at is this machine's clock, internalDate Google's.
         since = drafted_at - CLOCK_SLACK
         sent = [
-            m for m in thread.get("messages", [])
-            if "SENT" in m.get("labelIds", []) and (_arrived(m) or since) >= since
+            m for m in thread.get("messages", []) if "SENT" in m.get("labelIds", []) and (_arrived(m) or since) >= since
         ]
         for message in sent:
             if _header(message, "Message-ID").strip() == ref.message_id:
@@ -241,7 +244,9 @@ class GmailMailbox(Mailbox):
                     raise
                 log.warning(
                     "%s: history id %s is too old for Gmail (it keeps about a week); reading mail since %s instead",
-                    self.label, cursor, since.isoformat(timespec="minutes"),
+                    self.label,
+                    cursor,
+                    since.isoformat(timespec="minutes"),
                 )
         self._forget_snapshot()
         return self._resync(since)
@@ -271,8 +276,8 @@ class GmailMailbox(Mailbox):
         for page in self.api.pages(
             "gmail",
             "history.list",
-            lambda c, token: c.users().history().list(
-                userId="me", startHistoryId=start, maxResults=500, pageToken=token
+            lambda c, token: (
+                c.users().history().list(userId="me", startHistoryId=start, maxResults=500, pageToken=token)
             ),
         ):
             for record in page.get("history", []):
@@ -314,7 +319,9 @@ class GmailMailbox(Mailbox):
         try:
             return self._call(  # type: ignore[no-any-return]
                 "messages.get",
-                lambda c: c.users().messages().get(userId="me", id=gmail_id, format="metadata", metadataHeaders=headers),
+                lambda c: (
+                    c.users().messages().get(userId="me", id=gmail_id, format="metadata", metadataHeaders=headers)
+                ),
             )
         except ApiError as exc:
             if exc.status == 404:

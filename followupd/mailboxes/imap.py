@@ -44,8 +44,14 @@ MAX_SCAN = 5000  # newest messages read on a first or re-scan of one folder
 STALE_AFTER = 60.0  # seconds; an older connection is checked with NOOP before use
 DRAFT_NAMES = ("Drafts", "Draft", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts")
 SENT_NAMES = (
-    "Sent", "Sent Items", "Sent Messages", "Sent Mail", "INBOX.Sent", "INBOX/Sent",
-    "[Gmail]/Sent Mail", "[Google Mail]/Sent Mail",
+    "Sent",
+    "Sent Items",
+    "Sent Messages",
+    "Sent Mail",
+    "INBOX.Sent",
+    "INBOX/Sent",
+    "[Gmail]/Sent Mail",
+    "[Google Mail]/Sent Mail",
 )
 HEADERS = [b"BODY.PEEK[HEADER]", b"INTERNALDATE", b"BODYSTRUCTURE"]
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
@@ -83,17 +89,21 @@ def translated(settings: ImapSettings) -> Iterator[None]:
     except ssl.SSLCertVerificationError as exc:
         raise BackendError(
             f"the TLS certificate of IMAP server {where} cannot be verified ({exc.verify_message}); "
-            "check [mailbox] host, or see README \"IMAP and CalDAV\" for local bridges"
+            'check [mailbox] host, or see README "IMAP and CalDAV" for local bridges'
         ) from None
     except ssl.SSLError as exc:
         raise TransientError(
             f"TLS with IMAP server {where} failed ({exc.reason or exc}); check [mailbox] port and security "
-            "(port 993 usually takes \"tls\", 143 \"starttls\")"
+            '(port 993 usually takes "tls", 143 "starttls")'
         ) from None
     except x.CapabilityError as exc:
-        raise BackendError(f"IMAP server {where} lacks a needed capability: {_text(exc)}; check [mailbox] security") from None
+        raise BackendError(
+            f"IMAP server {where} lacks a needed capability: {_text(exc)}; check [mailbox] security"
+        ) from None
     except (x.IMAPClientAbortError, OSError, EOFError) as exc:
-        raise TransientError(f"cannot reach IMAP server {where}: {_text(exc) or type(exc).__name__}; will retry") from None
+        raise TransientError(
+            f"cannot reach IMAP server {where}: {_text(exc) or type(exc).__name__}; will retry"
+        ) from None
     except x.IMAPClientError as exc:
         raise BackendError(f"IMAP server {where} refused a command: {_text(exc)}") from None
 
@@ -113,8 +123,11 @@ def connect(settings: ImapSettings, secret: str) -> IMAPClient:
     with translated(settings):
         if settings.security == "tls":
             client = imapclient.IMAPClient(
-                settings.host, port=settings.effective_port, ssl=True,
-                ssl_context=ssl.create_default_context(), timeout=timeout,
+                settings.host,
+                port=settings.effective_port,
+                ssl=True,
+                ssl_context=ssl.create_default_context(),
+                timeout=timeout,
             )
         else:
             client = imapclient.IMAPClient(settings.host, port=settings.effective_port, ssl=False, timeout=timeout)
@@ -278,7 +291,9 @@ class ImapMailbox(Mailbox):
         raw = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         with self._session() as client:
             folder = self._drafts_folder(client)
-            response = client.append(folder, raw, flags=(b"\\Draft", b"\\Seen"), msg_time=parse_date(str(message["Date"] or "")))
+            response = client.append(
+                folder, raw, flags=(b"\\Draft", b"\\Seen"), msg_time=parse_date(str(message["Date"] or ""))
+            )
             match = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
             if match and client.has_capability("UIDPLUS"):
                 key = f"{int(match[1])}:{int(match[2])}"
@@ -370,8 +385,14 @@ class ImapMailbox(Mailbox):
         return MailChanges(messages, json.dumps(new_state, separators=(",", ":"), sort_keys=True), skipped)
 
     def _scan(
-        self, client: IMAPClient, folder: str, role: str, previous: Any, since: datetime,
-        messages: list[MessageInfo], skipped: list[str],
+        self,
+        client: IMAPClient,
+        folder: str,
+        role: str,
+        previous: Any,
+        since: datetime,
+        messages: list[MessageInfo],
+        skipped: list[str],
     ) -> dict[str, int]:
         selected = client.select_folder(folder, readonly=True)
         validity = int(selected[b"UIDVALIDITY"])
@@ -388,7 +409,9 @@ class ImapMailbox(Mailbox):
             uids = [u for u in client.search(["UID", f"{last + 1}:*"]) if u > last]
         else:
             if isinstance(previous, dict):
-                log.info("%s: the UIDVALIDITY of %s changed; reading it again from %s", self.label, folder, since.date())
+                log.info(
+                    "%s: the UIDVALIDITY of %s changed; reading it again from %s", self.label, folder, since.date()
+                )
             # SEARCH SINCE compares dates only, in the server's zone: a day's margin, then exact.
             uids = client.search(["SINCE", (since - timedelta(days=1)).date()])
         uids = sorted(uids)
@@ -401,7 +424,10 @@ class ImapMailbox(Mailbox):
                 continue
             try:
                 info = message_info(
-                    bytes(data[b"BODY[HEADER]"]), role, arrived, key=f"{folder}:{validity}:{uid}",
+                    bytes(data[b"BODY[HEADER]"]),
+                    role,
+                    arrived,
+                    key=f"{folder}:{validity}:{uid}",
                     part_types=part_types(data.get(b"BODYSTRUCTURE")),
                 )
             except Exception as exc:  # noqa: BLE001 - one broken message must not stop the scan
@@ -428,7 +454,9 @@ class ImapMailbox(Mailbox):
         return watcher.stop
 
 
-def _pick(listed: list[tuple[tuple[bytes, ...], str]], configured: str | None, flag: bytes, common: Iterable[str]) -> str | None:
+def _pick(
+    listed: list[tuple[tuple[bytes, ...], str]], configured: str | None, flag: bytes, common: Iterable[str]
+) -> str | None:
     names = [name for _, name in listed]
     if configured is not None:
         return configured if configured in names else None
@@ -477,7 +505,7 @@ def _fetch_headers(
     from imapclient.exceptions import ProtocolError
 
     for start in range(0, len(uids), FETCH_BATCH):
-        batch = uids[start:start + FETCH_BATCH]
+        batch = uids[start : start + FETCH_BATCH]
         try:
             found = client.fetch(batch, HEADERS)
         except (ProtocolError, ValueError):
@@ -516,7 +544,9 @@ def part_types(structure: Any) -> tuple[str, ...]:
         if not isinstance(node, (tuple, list)) or not node or depth > 20:
             return
         if isinstance(node[0], list):  # multipart: (parts, subtype, params, ...)
-            types.append(f"multipart/{text(node[1] if len(node) > 1 else '').lower()}{params(node[2] if len(node) > 2 else None)}")
+            types.append(
+                f"multipart/{text(node[1] if len(node) > 1 else '').lower()}{params(node[2] if len(node) > 2 else None)}"
+            )
             for child in node[0]:
                 walk(child, depth + 1)
             return
@@ -542,11 +572,12 @@ def auth_main(config: Config, args: argparse.Namespace) -> int:
 
     settings = config.mailbox
     if not isinstance(settings, ImapSettings):
-        raise FollowupdError(f"[mailbox] kind is {settings.kind!r} in {config.path}; `auth imap` is for kind = \"imap\"")
+        raise FollowupdError(f'[mailbox] kind is {settings.kind!r} in {config.path}; `auth imap` is for kind = "imap"')
 
     def login(secret: str) -> str:
         logout(connect(settings, secret))
         return ""
 
-    return sign_in_with_password(secret_store(config), "imap", "mailbox", settings.username, address(settings),
-                                 settings.password_command, login)
+    return sign_in_with_password(
+        secret_store(config), "imap", "mailbox", settings.username, address(settings), settings.password_command, login
+    )

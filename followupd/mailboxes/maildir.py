@@ -55,8 +55,7 @@ class MaildirMailbox(Mailbox):
         self.sent_name = settings.sent
         if not (self.root / "cur").is_dir() or not (self.root / "new").is_dir():
             raise BackendError(
-                f"{self.root} is not a Maildir (it has no cur/ and new/ directories); "
-                "check [mailbox] path"
+                f"{self.root} is not a Maildir (it has no cur/ and new/ directories); check [mailbox] path"
             )
 
     # ------------------------------------------------------------ folders

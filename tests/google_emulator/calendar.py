@@ -15,8 +15,16 @@ from typing import Any
 
 from .discovery import ApiFailure
 
-SYNC_INCOMPATIBLE = ("iCalUID", "orderBy", "privateExtendedProperty", "q", "sharedExtendedProperty",
-                     "timeMin", "timeMax", "updatedMin")
+SYNC_INCOMPATIBLE = (
+    "iCalUID",
+    "orderBy",
+    "privateExtendedProperty",
+    "q",
+    "sharedExtendedProperty",
+    "timeMin",
+    "timeMax",
+    "updatedMin",
+)
 
 
 @dataclass
@@ -76,7 +84,7 @@ class Calendar:
         stored = copy.deepcopy(event)
         stored.setdefault("status", "confirmed")
         stored.setdefault("kind", "calendar#event")
-        stored["etag"] = f"\"{data.seq}\""
+        stored["etag"] = f'"{data.seq}"'
         stored.setdefault("iCalUID", f"{event.get('recurringEventId', event['id'])}@google.com")
         data.events[event["id"]] = stored
         data.changed[event["id"]] = data.seq
@@ -91,7 +99,7 @@ class Calendar:
             if key in old:
                 stub[key] = old[key]
         data.seq += 1
-        stub["etag"] = f"\"{data.seq}\""
+        stub["etag"] = f'"{data.seq}"'
         data.events[event_id] = stub
         data.changed[event_id] = data.seq
 
@@ -115,8 +123,12 @@ class Calendar:
             if token is None or token.get("c") != p["calendarId"]:
                 raise ApiFailure(400, "Invalid sync token value.", "invalid")
             if token.get("g") != data.generation:
-                raise ApiFailure(410, "Sync token is no longer valid, a full sync is required.", "fullSyncRequired",
-                                 domain="calendar")
+                raise ApiFailure(
+                    410,
+                    "Sync token is no longer valid, a full sync is required.",
+                    "fullSyncRequired",
+                    domain="calendar",
+                )
             upto = page["upto"] if page else data.seq
             items = [e for i, e in data.events.items() if token["s"] < data.changed[i] <= upto]
         else:
@@ -146,7 +158,7 @@ class Calendar:
         offset = page["o"] if page else 0
         body: dict[str, Any] = {
             "kind": "calendar#events",
-            "etag": f"\"{data.seq}\"",
+            "etag": f'"{data.seq}"',
             "summary": p["calendarId"],
             "updated": now.isoformat().replace("+00:00", "Z"),
             "timeZone": "UTC",

@@ -25,17 +25,33 @@ DOCUMENTS = Path(googleapiclient.__file__).parent / "discovery_cache" / "documen
 class ApiFailure(Exception):
     """An error response in Google's JSON error format."""
 
-    STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-              409: "ALREADY_EXISTS", 410: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-              503: "UNAVAILABLE"}
+    STATUS = {
+        400: "INVALID_ARGUMENT",
+        401: "UNAUTHENTICATED",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        409: "ALREADY_EXISTS",
+        410: "FAILED_PRECONDITION",
+        429: "RESOURCE_EXHAUSTED",
+        500: "INTERNAL",
+        503: "UNAVAILABLE",
+    }
 
-    def __init__(self, code: int, message: str, reason: str = "", domain: str = "global",
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, code: int, message: str, reason: str = "", domain: str = "global", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{code} {message}")
         self.code = code
         self.message = message
-        self.reason = reason or {400: "badRequest", 401: "authError", 403: "forbidden", 404: "notFound",
-                                 410: "deleted", 429: "rateLimitExceeded", 500: "backendError"}.get(code, "unknown")
+        self.reason = reason or {
+            400: "badRequest",
+            401: "authError",
+            403: "forbidden",
+            404: "notFound",
+            410: "deleted",
+            429: "rateLimitExceeded",
+            500: "backendError",
+        }.get(code, "unknown")
         self.domain = domain
         self.headers = headers or {}
 
@@ -63,7 +79,7 @@ class Method:
 
     @property
     def short(self) -> str:
-        """"drafts.create", "history.list", "getProfile", "events.list"."""
+        """ "drafts.create", "history.list", "getProfile", "events.list"."""
         return self.id.split(".", 2)[2] if self.id.startswith("gmail.users.") else self.id.split(".", 1)[1]
 
 
@@ -111,12 +127,12 @@ class Api:
             if spec is None or spec.get("location") == "path":
                 raise ApiFailure(
                     400,
-                    f"Invalid JSON payload received. Unknown name \"{name}\": Cannot bind query parameter. "
+                    f'Invalid JSON payload received. Unknown name "{name}": Cannot bind query parameter. '
                     f"Field '{name}' could not be found in request message.",
                     "invalid",
                 )
             if len(items) > 1 and not spec.get("repeated"):
-                raise ApiFailure(400, f"Invalid value for \"{name}\": only one value is allowed", "invalid")
+                raise ApiFailure(400, f'Invalid value for "{name}": only one value is allowed', "invalid")
             converted = [_convert(name, item, spec) for item in items]
             values[name] = converted if spec.get("repeated") else converted[0]
         for name, spec in method.parameters.items():
@@ -152,7 +168,7 @@ class Api:
                     self._check(item, extra, child)
                 else:
                     raise ApiFailure(
-                        400, f"Invalid JSON payload received. Unknown name \"{key}\"{at}: Cannot find field.", "invalid"
+                        400, f'Invalid JSON payload received. Unknown name "{key}"{at}: Cannot find field.', "invalid"
                     )
         elif kind == "array":
             if not isinstance(value, list):

@@ -29,8 +29,9 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-def google_config(home: Path, emulator: Emulator, calendar: str = "google", mailbox: str = "gmail",
-                  extra: str = "") -> Path:
+def google_config(
+    home: Path, emulator: Emulator, calendar: str = "google", mailbox: str = "gmail", extra: str = ""
+) -> Path:
     from conftest import make_maildir, write_config
 
     cal = {
@@ -63,11 +64,21 @@ def signed_in(config_path: Path, emulator: Emulator, **api_options: Any) -> tupl
     return config, GoogleApi(config, secrets, **api_options)
 
 
-def gevent(event_id: str, summary: str, start: datetime, hours: float = 1.0, *, me: str = "accepted",
-           organizer: str = "jane.doe@acme.io", others: tuple[str, ...] = ("jane.doe@acme.io",),
-           description: str = "", **extra: Any) -> dict[str, Any]:
+def gevent(
+    event_id: str,
+    summary: str,
+    start: datetime,
+    hours: float = 1.0,
+    *,
+    me: str = "accepted",
+    organizer: str = "jane.doe@acme.io",
+    others: tuple[str, ...] = ("jane.doe@acme.io",),
+    description: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
     """A Google Calendar event resource as events.list returns it: an invitation from
     `organizer` that the user answered `me` (None: the user's own event, no attendees)."""
+
     def stamp(at: datetime) -> dict[str, str]:
         return {"dateTime": at.isoformat(), "timeZone": "Europe/London"}
 
@@ -88,8 +99,12 @@ def gevent(event_id: str, summary: str, start: datetime, hours: float = 1.0, *, 
     else:
         event["organizer"] = {"email": organizer, "displayName": "Jane Doe" if organizer.startswith("jane") else None}
         event["attendees"] = [{"email": ACCOUNT, "self": True, "responseStatus": me}] + [
-            {"email": other, "displayName": "Jane Doe" if other.startswith("jane") else None,
-             "responseStatus": "accepted", **({"organizer": True} if other == organizer else {})}
+            {
+                "email": other,
+                "displayName": "Jane Doe" if other.startswith("jane") else None,
+                "responseStatus": "accepted",
+                **({"organizer": True} if other == organizer else {}),
+            }
             for other in others
         ]
         event["attendees"] = [{k: v for k, v in a.items() if v is not None} for a in event["attendees"]]

@@ -19,8 +19,12 @@ _PARSER = email.parser.BytesParser(policy=email.policy.compat32)
 _RE = re.compile(r"^\s*((re|fwd?|aw|sv)\s*:\s*)+", re.IGNORECASE)
 _IDS = re.compile(r"<[^<>\s]+>")
 # historyTypes value -> the field of a History record that carries it
-HISTORY_FIELDS = {"messageAdded": "messagesAdded", "messageDeleted": "messagesDeleted",
-                  "labelAdded": "labelsAdded", "labelRemoved": "labelsRemoved"}
+HISTORY_FIELDS = {
+    "messageAdded": "messagesAdded",
+    "messageDeleted": "messagesDeleted",
+    "labelAdded": "labelsAdded",
+    "labelRemoved": "labelsRemoved",
+}
 
 
 def _b64(data: bytes) -> str:
@@ -49,7 +53,7 @@ class Message:
         parsed = _PARSER.parsebytes(self.raw, headersonly=True)
         # Header values as Gmail shows them: unfolded, otherwise as in the message.
         self.headers = [(k, re.sub(r"\r?\n[ \t]+", " ", str(v))) for k, v in parsed.items()]
-        self.mime_type = (parsed.get_content_type() or "text/plain")
+        self.mime_type = parsed.get_content_type() or "text/plain"
 
     def header(self, name: str) -> str:
         for key, value in self.headers:
@@ -129,7 +133,9 @@ class Gmail:
         elif kind == "messageDeleted":
             record["messagesDeleted"] = [{"message": ref}]
         else:
-            record[HISTORY_FIELDS[kind]] = [{"message": {**ref, "labelIds": sorted(message.labels)}, "labelIds": labels or []}]
+            record[HISTORY_FIELDS[kind]] = [
+                {"message": {**ref, "labelIds": sorted(message.labels)}, "labelIds": labels or []}
+            ]
         self.history.append(record)
 
     def _thread_for(self, raw_message: Message, requested: str | None) -> str:
@@ -149,8 +155,15 @@ class Gmail:
                 return thread
         return raw_message.id
 
-    def add(self, raw: bytes, labels: set[str], at: datetime, thread: str | None = None,
-            history: bool = True, same_thread: bool = False) -> Message:
+    def add(
+        self,
+        raw: bytes,
+        labels: set[str],
+        at: datetime,
+        thread: str | None = None,
+        history: bool = True,
+        same_thread: bool = False,
+    ) -> Message:
         """Store a message; `same_thread` puts it in `thread` unconditionally (a sent or
         edited draft stays where it was)."""
         message = Message(f"{next(self._ids):x}", "", set(labels), raw, int(at.timestamp() * 1000), 0)
@@ -188,8 +201,12 @@ class Gmail:
 
     def _getProfile(self, p: dict[str, Any], body: Any, now: datetime) -> tuple[int, Any]:
         threads = {m.thread_id for m in self.messages.values()}
-        return 200, {"emailAddress": self.address, "messagesTotal": len(self.messages),
-                     "threadsTotal": len(threads), "historyId": str(self.history_id)}
+        return 200, {
+            "emailAddress": self.address,
+            "messagesTotal": len(self.messages),
+            "threadsTotal": len(threads),
+            "historyId": str(self.history_id),
+        }
 
     def _drafts_create(self, p: dict[str, Any], body: Any, now: datetime) -> tuple[int, Any]:
         message = (body or {}).get("message") or {}
@@ -201,7 +218,10 @@ class Gmail:
         created = self.add(unb64(message["raw"]), {"DRAFT"}, now, thread=requested)
         draft_id = f"r{next(self._draft_ids)}"
         self.drafts[draft_id] = created.id
-        return 200, {"id": draft_id, "message": {"id": created.id, "threadId": created.thread_id, "labelIds": ["DRAFT"]}}
+        return 200, {
+            "id": draft_id,
+            "message": {"id": created.id, "threadId": created.thread_id, "labelIds": ["DRAFT"]},
+        }
 
     def _drafts_get(self, p: dict[str, Any], body: Any, now: datetime) -> tuple[int, Any]:
         message = self.draft_message(p["id"])
@@ -245,8 +265,11 @@ class Gmail:
         if not members:
             raise ApiFailure(404, "Requested entity was not found.", "notFound")
         fmt = p.get("format", "full")
-        return 200, {"id": p["id"], "historyId": str(max(m.history_id for m in members)),
-                     "messages": [m.resource(fmt, p.get("metadataHeaders")) for m in members]}
+        return 200, {
+            "id": p["id"],
+            "historyId": str(max(m.history_id for m in members)),
+            "messages": [m.resource(fmt, p.get("metadataHeaders")) for m in members],
+        }
 
     def _history_list(self, p: dict[str, Any], body: Any, now: datetime) -> tuple[int, Any]:
         try:

@@ -46,9 +46,15 @@ class OAuth:
         refresh = f"1//{secrets.token_urlsafe(24)}"
         self.grants[refresh] = Grant(client_id, tuple(scopes))
         info: dict[str, Any] = {
-            "token": None, "refresh_token": refresh, "token_uri": token_uri, "client_id": client_id,
-            "client_secret": client_secret, "scopes": list(scopes), "universe_domain": "googleapis.com",
-            "account": "", "expiry": None,
+            "token": None,
+            "refresh_token": refresh,
+            "token_uri": token_uri,
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "scopes": list(scopes),
+            "universe_domain": "googleapis.com",
+            "account": "",
+            "expiry": None,
         }
         if with_token:
             info["token"] = self._issue(refresh, tuple(scopes))
@@ -74,10 +80,14 @@ class OAuth:
     def scopes_of(self, authorization: str | None) -> tuple[str, ...]:
         if not authorization or not authorization.startswith("Bearer "):
             raise ApiFailure(401, "Request is missing required authentication credential.", "required")
-        token = self.tokens.get(authorization[len("Bearer "):].strip())
+        token = self.tokens.get(authorization[len("Bearer ") :].strip())
         if token is None or not token.valid:
-            raise ApiFailure(401, "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-                             "login cookie or other valid authentication credential.", "authError")
+            raise ApiFailure(
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+                "login cookie or other valid authentication credential.",
+                "authError",
+            )
         return token.scopes
 
     # ------------------------------------------------------------ endpoints
@@ -101,8 +111,12 @@ class OAuth:
                 if not set(asked) <= set(grant.scopes):
                     return 400, {"error": "invalid_scope", "error_description": "Bad Request"}
                 scopes = asked
-            return 200, {"access_token": self._issue(refresh, scopes), "expires_in": 3599,
-                         "scope": " ".join(scopes), "token_type": "Bearer"}
+            return 200, {
+                "access_token": self._issue(refresh, scopes),
+                "expires_in": 3599,
+                "scope": " ".join(scopes),
+                "token_type": "Bearer",
+            }
         if kind == "authorization_code":
             code = self.codes.pop(form.get("code", ""), None)
             if code is None or code["client_id"] != client_id or code["redirect_uri"] != form.get("redirect_uri"):
@@ -113,8 +127,13 @@ class OAuth:
                 return 400, {"error": "invalid_grant", "error_description": "Missing code verifier."}
             refresh = f"1//{secrets.token_urlsafe(24)}"
             self.grants[refresh] = Grant(client_id, code["scopes"])
-            return 200, {"access_token": self._issue(refresh, code["scopes"]), "expires_in": 3599,
-                         "refresh_token": refresh, "scope": " ".join(code["scopes"]), "token_type": "Bearer"}
+            return 200, {
+                "access_token": self._issue(refresh, code["scopes"]),
+                "expires_in": 3599,
+                "refresh_token": refresh,
+                "scope": " ".join(code["scopes"]),
+                "token_type": "Bearer",
+            }
         return 400, {"error": "unsupported_grant_type", "error_description": f"Invalid grant_type: {kind}"}
 
     def authorize(self, query: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -127,8 +146,12 @@ class OAuth:
         asked = tuple(query.get("scope", "").split())
         scopes = tuple(s for s in asked if self.consent is None or s in self.consent)
         code = secrets.token_urlsafe(16)
-        self.codes[code] = {"client_id": query["client_id"], "redirect_uri": redirect, "scopes": scopes,
-                            "challenge": query["code_challenge"],
-                            "challenge_method": query.get("code_challenge_method", "plain")}
+        self.codes[code] = {
+            "client_id": query["client_id"],
+            "redirect_uri": redirect,
+            "scopes": scopes,
+            "challenge": query["code_challenge"],
+            "challenge_method": query.get("code_challenge_method", "plain"),
+        }
         target = redirect + "?" + urlencode({"state": query.get("state", ""), "code": code, "scope": " ".join(scopes)})
         return 302, {"Location": target, "Content-Type": "text/plain"}, b""

@@ -82,8 +82,16 @@ def _positive(token: str) -> Predicate:
             return lambda m: m.internal_ms >= ms
         return lambda m: m.internal_ms < ms
     if key in ("in", "label", "is"):
-        label = {"drafts": "DRAFT", "draft": "DRAFT", "sent": "SENT", "inbox": "INBOX", "spam": "SPAM",
-                 "trash": "TRASH", "unread": "UNREAD", "starred": "STARRED"}.get(value, value.upper())
+        label = {
+            "drafts": "DRAFT",
+            "draft": "DRAFT",
+            "sent": "SENT",
+            "inbox": "INBOX",
+            "spam": "SPAM",
+            "trash": "TRASH",
+            "unread": "UNREAD",
+            "starred": "STARRED",
+        }.get(value, value.upper())
         if value == "anywhere":
             return lambda m: True
         return lambda m: label in m.labels

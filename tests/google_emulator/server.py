@@ -36,8 +36,15 @@ ALL_SCOPES = (
     "https://www.googleapis.com/auth/gmail.readonly",
 )
 QUOTA = {
-    "drafts.create": 10, "drafts.get": 5, "drafts.list": 5, "drafts.delete": 10, "messages.list": 5,
-    "messages.get": 5, "threads.get": 10, "history.list": 2, "getProfile": 1,
+    "drafts.create": 10,
+    "drafts.get": 5,
+    "drafts.list": 5,
+    "drafts.delete": 10,
+    "messages.list": 5,
+    "messages.get": 5,
+    "threads.get": 10,
+    "history.list": 2,
+    "getProfile": 1,
 }
 
 
@@ -106,8 +113,15 @@ class Emulator:
         with self.lock:
             self.oauth.revoke()
 
-    def fail(self, method: str, status: int, times: int = 1, retry_after: str | None = None,
-             reason: str | None = None, after: bool = False) -> None:
+    def fail(
+        self,
+        method: str,
+        status: int,
+        times: int = 1,
+        retry_after: str | None = None,
+        reason: str | None = None,
+        after: bool = False,
+    ) -> None:
         with self.lock:
             self.faults.append(Fault(method, times, status, retry_after, reason, after=after))
 
@@ -267,7 +281,9 @@ def _metadata_rules(scopes: tuple[str, ...], short: str, params: dict[str, Any])
     if short in ("messages.list", "threads.list", "drafts.list") and params.get("q"):
         raise ApiFailure(403, "Metadata scope does not support 'q' parameter", "forbidden")
     if short in ("messages.get", "threads.get", "drafts.get") and params.get("format", "full") in ("full", "raw"):
-        raise ApiFailure(403, f"Metadata scope doesn't allow format {params.get('format', 'full').upper()}", "forbidden")
+        raise ApiFailure(
+            403, f"Metadata scope doesn't allow format {params.get('format', 'full').upper()}", "forbidden"
+        )
 
 
 def _injected(fault: Fault) -> ApiFailure:
