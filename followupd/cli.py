@@ -248,6 +248,10 @@ def _check(config) -> int:  # type: ignore[no-untyped-def]
     print(f"{config.path}: OK")
     print(f"  calendar: {config.calendar.label}")
     print(f"  mailbox:  {config.mailbox.label}")
+    if config.mailbox.kind == "maildir":  # local and cheap: a missing folder fails here, not at the first draft
+        from followupd.mailboxes.maildir import check as check_maildir
+
+        print(f"            {check_maildir(config.mailbox)}")
     print(f"  state:    {config.state_dir}")
     for line in sources:
         print(f"  template {line}")

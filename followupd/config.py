@@ -242,12 +242,23 @@ class CaldavCalendar:
         return f"CalDAV {self.url}"
 
 
+def _folder_name(value: Any) -> str:
+    text = _nonempty(value)
+    if text.startswith(("/", ".")) or any(part in ("", ".", "..") for part in text.split("/")):
+        raise ValueError(f"{text!r} is not a folder name (no leading '/' or '.', no '..')")
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class MaildirMailbox:
     kind: str = "maildir"
     path: Path = _conv(_path)
-    drafts: str = _conv(_nonempty, "Drafts")
-    sent: str = _conv(_nonempty, "Sent")
+    # None: detected from the tree (cur/ at `path`: Maildir++; `path`/INBOX/cur: verbatim).
+    layout: str | None = _conv(_choice("maildir++", "verbatim"), None)
+    inbox: str = _conv(_folder_name, "INBOX")  # verbatim layout only
+    drafts: str = _conv(_folder_name, "Drafts")
+    sent: str = _conv(_folder_name, "Sent")
+    create_folders: bool = _conv(_bool, False)
 
     @property
     def label(self) -> str:

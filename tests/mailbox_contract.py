@@ -119,7 +119,7 @@ class MailboxContract:
         assert harness.mailbox.changes(second.cursor, T0).messages == []
 
     def test_changes_report_headers_and_arrival(self, harness: MailboxHarness) -> None:
-        arrived = T0 + timedelta(hours=5)
+        arrived = T0 + timedelta(minutes=30)  # before its Date (10:00): arrival is the earliest evidence
         harness.deliver(
             raw_mail(subject="Out of Office: Re: Thank you", extra="Auto-Submitted: auto-replied\r\n"), arrived
         )

@@ -1,9 +1,22 @@
-"""A local Maildir++ mailbox: INBOX at the root, folders as `.Drafts`, `.Sent`.
+"""A local Maildir, in either layout that mail tools leave on disk:
+
+- Maildir++ (Dovecot, Courier, mbsync `SubFolders Maildir++`): INBOX is `path` itself,
+  folders are `path/.Drafts`, `path/.Sent` (nested: `.Work.Projects`).
+- verbatim (mbsync `SubFolders Verbatim`, offlineimap's default): `path/INBOX`,
+  `path/Drafts`, `path/Sent` side by side (nested: `path/Work/Projects`).
+
+`[mailbox] layout` names one; without it the tree tells (see `find_layout`). followupd
+never creates a folder on its own unless `create_folders = true`, and never inside a
+verbatim INBOX, where a sync tool could not map it to a server folder.
 
 Drafts are written with the stdlib `mailbox` module (tmp/ then a rename into cur/,
 flags `DS`). INBOX and Sent are scanned incrementally: a directory whose mtime has
 not moved is not even listed, and only files that appeared since the last scan are
-opened. The scan never renames a file, so the user's read/unread flags stay as they are.
+opened, and of those only the header block (plus, for a multipart, the first MB of
+the body, for its parts' types). The scan never renames a file, so the user's
+read/unread flags stay as they are. Sync tools rename files (`,U=12` and `,FMD5=…` in
+the name, flag suffixes after `:2,`): a file is known by the part of its name before
+the first `,` or `:`, and by its Message-ID.
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from followupd.errors import BackendError
 from followupd.mailboxes import Mailbox, body_fingerprint
-from followupd.mailboxes.parse import FULL_PARSE_LIMIT, header_block, message_info
+from followupd.mailboxes.parse import BODY_SCAN, HEADER_LIMIT, header_block, message_info
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 
 if TYPE_CHECKING:
@@ -36,7 +49,7 @@ log = logging.getLogger(__name__)
 # file created just after a listing can carry a time from just before it; files this
 # close to the previous listing are re-checked by name.
 MARGIN_NS = 2_000_000_000
-HEADER_READ = 256 * 1024
+VERBATIM_HINT = "mbsync `SubFolders Verbatim`, offlineimap"
 
 
 @dataclass(frozen=True)
@@ -46,39 +59,149 @@ class _Entry:
     arrived: datetime
 
 
+def _is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where INBOX and a named folder live on disk."""
+
+    name: str  # "maildir++" | "verbatim"
+    root: Path
+    inbox: Path
+
+    def folder(self, name: str) -> Path:
+        """The canonical place of folder `name` ("Drafts", "Work/Projects")."""
+        if self.name == "verbatim":
+            return self.root / name
+        return self.root / ("." + name.replace("/", "."))
+
+    def existing(self, name: str) -> Path | None:
+        """The folder's directory if it is a Maildir; in Maildir++ also a plain `name/`
+        subdirectory (Dovecot's LAYOUT=fs keeps folders that way)."""
+        candidates = [self.folder(name)]
+        if self.name == "maildir++":
+            candidates.append(self.root / name)
+        return next((c for c in candidates if _is_maildir(c)), None)
+
+    def describe(self) -> str:
+        if self.name == "verbatim":
+            return f"verbatim layout (INBOX at {self.inbox}, folders beside it)"
+        return f"Maildir++ layout (INBOX at {self.root}, folders as .Name inside it)"
+
+
+def find_layout(settings: MaildirSettings) -> Layout:
+    """The layout `settings` name, or the one the tree at `path` has; BackendError when
+    `path` is neither."""
+    root = settings.path
+    verbatim = Layout("verbatim", root, root / settings.inbox)
+    plus = Layout("maildir++", root, root)
+    layout = settings.layout
+    if layout is None:
+        if _is_maildir(root):
+            layout = "maildir++"
+        elif _is_maildir(verbatim.inbox):
+            layout = "verbatim"
+        else:
+            raise BackendError(
+                f"{root} is not a Maildir: it has neither cur/ and new/ (Maildir++, INBOX at the root) nor "
+                f"{settings.inbox}/cur (folders side by side, as {VERBATIM_HINT} make); check [mailbox] path"
+            )
+    if layout == "verbatim":
+        if not _is_maildir(verbatim.inbox):
+            hint = f' ({root} itself is a Maildir: is it the INBOX? then set path = "{root.parent}")'
+            raise BackendError(
+                f'{verbatim.inbox} is not a Maildir (no cur/ and new/), but [mailbox] layout = "verbatim" '
+                f"reads INBOX there; check [mailbox] path and inbox{hint if _is_maildir(root) else ''}"
+            )
+        return verbatim
+    if not _is_maildir(root):
+        raise BackendError(
+            f'{root} is not a Maildir (it has no cur/ and new/ directories), but [mailbox] layout = "maildir++" '
+            "reads INBOX there; check [mailbox] path"
+        )
+    return plus
+
+
+def drafts_problem(settings: MaildirSettings, layout: Layout) -> str | None:
+    """Why the Drafts folder cannot be used as it is, with the fix; None when it can."""
+    if layout.existing(settings.drafts) is not None or settings.create_folders:
+        return None
+    wanted = layout.folder(settings.drafts)
+    problem = (
+        f"there is no Drafts folder: {wanted} does not exist (or has no cur/ and new/). "
+        "followupd does not invent one: create it with your mail client or sync tool, "
+        "name an existing folder with [mailbox] drafts, or set [mailbox] create_folders = true"
+    )
+    sibling = layout.root.parent / settings.drafts
+    if layout.name == "maildir++" and _is_maildir(sibling):
+        problem += (
+            f". {layout.root} looks like the INBOX of a Maildir whose folders sit beside it ({sibling} "
+            f'exists, as {VERBATIM_HINT} make): set [mailbox] path = "{layout.root.parent}"'
+        )
+    return problem
+
+
+def check(settings: MaildirSettings) -> str:
+    """What `followupd check` says about the Maildir; BackendError when a pass would fail."""
+    layout = find_layout(settings)
+    problem = drafts_problem(settings, layout)
+    if problem:
+        raise BackendError(problem)
+    drafts = layout.existing(settings.drafts) or layout.folder(settings.drafts)
+    sent = layout.existing(settings.sent)
+    created = "" if layout.existing(settings.drafts) else " (created at the first draft)"
+    return f"{layout.describe()}; drafts to {drafts}{created}; " + (
+        f"sent read from {sent}" if sent else f"no Sent folder ({layout.folder(settings.sent)}): see [mailbox] sent"
+    )
+
+
 class MaildirMailbox(Mailbox):
     def __init__(self, config: Config, secrets: SecretStore | None = None) -> None:
         settings: MaildirSettings = config.mailbox  # type: ignore[assignment]
+        self.settings = settings
         self.root = settings.path
         self.label = settings.label
         self.drafts_name = settings.drafts
         self.sent_name = settings.sent
-        if not (self.root / "cur").is_dir() or not (self.root / "new").is_dir():
-            raise BackendError(
-                f"{self.root} is not a Maildir (it has no cur/ and new/ directories); check [mailbox] path"
+        self.layout = find_layout(settings)
+        problem = drafts_problem(settings, self.layout)
+        if problem:
+            raise BackendError(problem)
+        if self.layout.existing(self.sent_name) is None:
+            log.warning(
+                "%s: no Sent folder at %s; sent drafts are recognised only if [mailbox] sent names the folder "
+                "your mail client files them in",
+                self.label,
+                self.layout.folder(self.sent_name),
             )
 
     # ------------------------------------------------------------ folders
 
-    def _folder(self, name: str, create: bool = False) -> Path | None:
-        for candidate in (self.root / f".{name}", self.root / name):
-            if (candidate / "cur").is_dir():
-                return candidate
-        if not create:
-            return None
-        path = self.root / f".{name}"
+    def _folder(self, name: str) -> Path | None:
+        return self.layout.existing(name)
+
+    def _drafts(self) -> mailbox.Maildir:
+        path = self.layout.existing(self.drafts_name)
+        if path is None:
+            path = self._create(self.drafts_name)
+        return mailbox.Maildir(path, factory=None, create=False)
+
+    def _create(self, name: str) -> Path:
+        """Make folder `name` (only with create_folders = true; checked at start)."""
+        path = self.layout.folder(name)
+        if not self.settings.create_folders:
+            raise BackendError(drafts_problem(self.settings, self.layout) or f"{path} vanished")
         try:
             for sub in ("tmp", "new", "cur"):
                 (path / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
-            (path / "maildirfolder").touch()
+            if self.layout.name == "maildir++":
+                (path / "maildirfolder").touch()
         except OSError as exc:
-            raise BackendError(f"cannot create the {name} folder in {self.root}: {exc.strerror}") from None
+            raise BackendError(f"cannot create the {name} folder {path}: {exc.strerror}") from None
+        log.info("%s: created the folder %s for drafts (create_folders = true)", self.label, path)
         return path
-
-    def _drafts(self) -> mailbox.Maildir:
-        path = self._folder(self.drafts_name, create=True)
-        assert path is not None
-        return mailbox.Maildir(path, factory=None, create=False)
 
     # ------------------------------------------------------------ drafts
 
@@ -94,7 +217,8 @@ class MaildirMailbox(Mailbox):
                         message = _load(entry.path)
                         ref = DraftRef(message_id, entry.unique, body_fingerprint(message)) if message else None
                         return Located("drafts", ref)
-                    return Located("sent", None, entry.arrived)
+                    # The earliest evidence of sending, not the file time a sync gave it.
+                    return Located("sent", None, info.arrived)
         return None
 
     def create_draft(self, message: EmailMessage, thread: ThreadHint | None = None) -> DraftRef:
@@ -105,17 +229,19 @@ class MaildirMailbox(Mailbox):
             key = self._drafts().add(draft)
         except OSError as exc:
             raise BackendError(f"cannot write a draft into {self.root}: {exc.strerror}") from None
-        return DraftRef(str(message["Message-ID"]), key, body_fingerprint(message))
+        return DraftRef(str(message["Message-ID"]), _unique(key), body_fingerprint(message))
 
     def _find(self, ref: DraftRef) -> tuple[Path, EmailMessage] | None:
         folder = self._folder(self.drafts_name)
         if folder is None:
             return None
         entries = _entries(folder)
-        # The file we wrote, else another file with our Message-ID (a client that
-        # saves an edited draft as a new file usually keeps the Message-ID).
-        for entry in sorted(entries, key=lambda e: e.unique != ref.key):
-            if entry.unique != ref.key:
+        key = _unique(ref.key)
+        # The file we wrote (whatever a sync tool appended to its name), else another
+        # file with our Message-ID (a client that saves an edited draft as a new file
+        # usually keeps the Message-ID).
+        for entry in sorted(entries, key=lambda e: e.unique != key):
+            if entry.unique != key:
                 info = _read(entry, "drafts")
                 if info is None or info.message_id != ref.message_id:
                     continue
@@ -147,7 +273,7 @@ class MaildirMailbox(Mailbox):
         messages: list[MessageInfo] = []
         skipped: list[str] = []
         new_state: dict[str, Any] = {}
-        for role, folder in (("inbox", self.root), ("sent", self._folder(self.sent_name))):
+        for role, folder in (("inbox", self.layout.inbox), ("sent", self._folder(self.sent_name))):
             if folder is None:
                 continue
             found, new_state[role] = _scan(folder, state.get(role), since)
@@ -158,6 +284,13 @@ class MaildirMailbox(Mailbox):
                 else:
                     messages.append(info)
         return MailChanges(messages, json.dumps(new_state, separators=(",", ":")), skipped)
+
+
+def _unique(name: str) -> str:
+    """A Maildir file's stable identity: its name before the info (`:2,FLAGS`) and before
+    the `,KEY=value` fields that Dovecot (`,S=`), mbsync (`,U=`) and offlineimap
+    (`,U=`, `,FMD5=`) add or change."""
+    return name.split(":", 1)[0].split(",", 1)[0]
 
 
 def _entries(folder: Path) -> list[_Entry]:
@@ -172,9 +305,7 @@ def _entries(folder: Path) -> list[_Entry]:
                         mtime = dirent.stat().st_mtime
                     except FileNotFoundError:
                         continue
-                    entries.append(
-                        _Entry(Path(dirent.path), dirent.name.split(":", 1)[0], datetime.fromtimestamp(mtime, UTC))
-                    )
+                    entries.append(_Entry(Path(dirent.path), _unique(dirent.name), datetime.fromtimestamp(mtime, UTC)))
         except FileNotFoundError:
             continue
     return entries
@@ -215,7 +346,7 @@ def _scan(folder: Path, state: dict[str, Any] | None, since: datetime) -> tuple[
                         continue
                 elif st.st_mtime < since.timestamp():
                     continue
-                found.append(_Entry(Path(dirent.path), unique, datetime.fromtimestamp(st.st_mtime, UTC)))
+                found.append(_Entry(Path(dirent.path), _unique(dirent.name), datetime.fromtimestamp(st.st_mtime, UTC)))
     if watermark is not None and all(dirs.get(s) == new_dirs.get(s) is not None for s in new_dirs):
         # Nothing was listed: keep the old watermark and names, they are still right.
         return found, state
@@ -223,10 +354,14 @@ def _scan(folder: Path, state: dict[str, Any] | None, since: datetime) -> tuple[
 
 
 def _read(entry: _Entry, role: str) -> MessageInfo | None:
+    """The message's MessageInfo from its header block (and, for a multipart, the start
+    of its body): a huge message or a huge header costs a bounded read and parse."""
     try:
         with open(entry.path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            raw = handle.read() if size <= FULL_PARSE_LIMIT else header_block(handle.read(HEADER_READ))
+            raw = handle.read(HEADER_LIMIT + 4)
+            head = header_block(raw)
+            if b"multipart/" in head.lower():
+                raw += handle.read(max(0, len(head) + BODY_SCAN - len(raw)))
     except FileNotFoundError:
         return None
     except OSError as exc:
