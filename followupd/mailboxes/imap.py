@@ -18,13 +18,15 @@ import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from followupd.errors import AuthError, BackendError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox, body_fingerprint
-from followupd.mailboxes.parse import message_info, parse_date
+from followupd.mailboxes.imap_fetch import fetch_headers, header_fields, message_of
+from followupd.mailboxes.imap_fetch import part_types as part_types  # re-exported for tests
+from followupd.mailboxes.parse import fields, parse_date
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 from followupd.secrets import password_for, sign_in_with_password
 
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FETCH_BATCH = 200
 MAX_SCAN = 5000  # newest messages read on a first or re-scan of one folder
 STALE_AFTER = 60.0  # seconds; an older connection is checked with NOOP before use
 DRAFT_NAMES = ("Drafts", "Draft", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts")
@@ -53,7 +54,6 @@ SENT_NAMES = (
     "[Gmail]/Sent Mail",
     "[Google Mail]/Sent Mail",
 )
-HEADERS = [b"BODY.PEEK[HEADER]", b"INTERNALDATE", b"BODYSTRUCTURE"]
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
 _parser = email.parser.BytesParser(policy=email.policy.default)
 
@@ -280,8 +280,12 @@ class ImapMailbox(Mailbox):
                     if raw is None:
                         continue
                     return Located("drafts", DraftRef(message_id, f"{validity}:{uid}", _fingerprint(raw)))
-                dates = client.fetch(uids, [b"INTERNALDATE"])
-                arrived = [_aware(d.get(b"INTERNALDATE")) for d in dates.values()]
+                # When it was sent: the earliest evidence (Received, Date, INTERNALDATE),
+                # as for any message; a migration's APPEND gives a new INTERNALDATE.
+                arrived = [
+                    message_of(uid, data, "sent", folder).arrived
+                    for uid, data in fetch_headers(client, uids, [], folder)
+                ]
                 return Located("sent", None, min((a for a in arrived if a), default=None))
         return None
 
@@ -418,20 +422,13 @@ class ImapMailbox(Mailbox):
         if len(uids) > MAX_SCAN:
             log.warning("%s: %d messages in %s to read; reading the newest %d", self.label, len(uids), folder, MAX_SCAN)
             uids = uids[-MAX_SCAN:]
-        for uid, data in _fetch_headers(client, uids, skipped, folder):
-            arrived = _aware(data.get(b"INTERNALDATE"))
-            if not incremental and arrived is not None and arrived < since:
-                continue
+        for uid, data in fetch_headers(client, uids, skipped, folder):
             try:
-                info = message_info(
-                    bytes(data[b"BODY[HEADER]"]),
-                    role,
-                    arrived,
-                    key=f"{folder}:{validity}:{uid}",
-                    part_types=part_types(data.get(b"BODYSTRUCTURE")),
-                )
+                info = message_of(uid, data, role, f"{folder}:{validity}")
             except Exception as exc:  # noqa: BLE001 - one broken message must not stop the scan
                 skipped.append(f"{folder} UID {uid}: unreadable ({exc}), skipped")
+                continue
+            if not incremental and info.arrived is not None and info.arrived < since:
                 continue
             messages.append(info)
         top = max([last, *uids, int(uidnext) - 1 if uidnext else 0])
@@ -475,13 +472,12 @@ def _search_id(client: IMAPClient, message_id: str) -> list[int]:
     hits = client.search(["NOT", "DELETED", "HEADER", "Message-ID", message_id])
     if not hits:
         return []
-    # HEADER search is a substring match; check the header itself.
-    found = client.fetch(hits, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+    # HEADER search is a substring match; check the header itself (a bounded part of it).
+    found = client.fetch(hits, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]<0.4096>"])
     exact = []
     for uid, data in found.items():
-        header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
-        value = _parser.parsebytes(bytes(header or b""), headersonly=True).get("Message-ID", "")
-        if str(value).strip() == message_id:
+        values = fields(bytes(header_fields(data) or b"")).get("message-id", [""])
+        if values[0].strip() == message_id:
             exact.append(uid)
     return exact
 
@@ -497,69 +493,6 @@ def _fetch_body(client: IMAPClient, uid: int) -> bytes | None:
 
 def _fingerprint(raw: bytes) -> str:
     return body_fingerprint(_parser.parsebytes(raw))  # type: ignore[arg-type]
-
-
-def _fetch_headers(
-    client: IMAPClient, uids: list[int], skipped: list[str], folder: str
-) -> Iterator[tuple[int, dict[bytes, Any]]]:
-    from imapclient.exceptions import ProtocolError
-
-    for start in range(0, len(uids), FETCH_BATCH):
-        batch = uids[start : start + FETCH_BATCH]
-        try:
-            found = client.fetch(batch, HEADERS)
-        except (ProtocolError, ValueError):
-            # One message the parser chokes on spoils the batch: read them one by one.
-            found = {}
-            for uid in batch:
-                try:
-                    found.update(client.fetch([uid], HEADERS))
-                except (ProtocolError, ValueError) as exc:
-                    skipped.append(f"{folder} UID {uid}: unreadable ({exc}), skipped")
-        for uid in batch:
-            if uid in found and b"BODY[HEADER]" in found[uid]:
-                yield uid, found[uid]
-
-
-def _aware(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def part_types(structure: Any) -> tuple[str, ...]:
-    """Every MIME part's "type/subtype; param=value" from an IMAP BODYSTRUCTURE."""
-    types: list[str] = []
-
-    def text(value: Any) -> str:
-        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
-
-    def params(value: Any) -> str:
-        if not isinstance(value, (tuple, list)):
-            return ""
-        items = list(value)
-        return "".join(f"; {text(k).lower()}={text(v)}" for k, v in zip(items[::2], items[1::2], strict=False))
-
-    def walk(node: Any, depth: int) -> None:
-        if not isinstance(node, (tuple, list)) or not node or depth > 20:
-            return
-        if isinstance(node[0], list):  # multipart: (parts, subtype, params, ...)
-            types.append(
-                f"multipart/{text(node[1] if len(node) > 1 else '').lower()}{params(node[2] if len(node) > 2 else None)}"
-            )
-            for child in node[0]:
-                walk(child, depth + 1)
-            return
-        kind = f"{text(node[0]).lower()}/{text(node[1] if len(node) > 1 else '').lower()}"
-        types.append(kind + params(node[2] if len(node) > 2 else None))
-        if kind == "message/rfc822" and len(node) > 8:
-            walk(node[8], depth + 1)
-
-    try:
-        walk(structure, 0)
-    except (TypeError, IndexError, AttributeError):
-        pass
-    return tuple(types)
 
 
 # ---------------------------------------------------------------- followupd auth imap
