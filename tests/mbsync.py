@@ -1,4 +1,5 @@
-"""Real mbsync (isync) between a local Maildir and the test Dovecot, for end-to-end tests.
+"""Real mbsync (isync), and offlineimap, between a local Maildir and the test Dovecot,
+for end-to-end tests.
 
 The .mbsyncrc is the one README.md "With mbsync / offlineimap" shows, with the test
 server's port, user and password file filled in. Semantics relied on (mbsync(1), isync
@@ -7,6 +8,11 @@ server's port, user and password file filled in. Semantics relied on (mbsync(1),
 `Path`; `Create Both` makes missing folders on either side; `Expunge Both` propagates
 deletions; `SyncState *` keeps the state inside each local folder; `CopyArrivalDate`
 defaults to no, so a downloaded message's file time is the download time.
+
+offlineimap (offlineimap(1), offlineimap3): a Maildir repository's `localfolders` holds
+one directory per server folder (nested names joined by `sep`, "." by default); it
+renames every file it uploads to its own `TIME_N.PID.HOST,U=UID,FMD5=MD5:2,FLAGS`; with
+`utime_from_header` off (the default) a downloaded file's time is the download time.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from conftest import need
 from servers import ImapAccount
 
 MBSYNC = shutil.which("mbsync") or "/usr/bin/mbsync"
+OFFLINEIMAP = shutil.which("offlineimap") or "/usr/bin/offlineimap"
 
 STORES = {
     "verbatim": "Path {maildir}/\nInbox {maildir}/INBOX\nSubFolders Verbatim\n",
@@ -91,3 +98,65 @@ class Mbsync:
         if result.returncode != 0:
             raise AssertionError(f"mbsync exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result.stdout + result.stderr
+
+
+def offlineimaprc(maildir: Path, metadata: Path, host: str, port: int, user: str, password_file: Path) -> str:
+    """An offlineimaprc for one account, every folder, its default (verbatim) layout."""
+    return f"""\
+[general]
+accounts = work
+metadata = {metadata}
+ui = quiet
+
+[Account work]
+localrepository = work-local
+remoterepository = work-remote
+
+[Repository work-local]
+type = Maildir
+localfolders = {maildir}
+
+[Repository work-remote]
+type = IMAP
+remotehost = {host}
+remoteport = {port}
+remoteuser = {user}
+remotepassfile = {password_file}
+ssl = no
+starttls = no
+"""
+
+
+@dataclass
+class Offlineimap(Mbsync):
+    """The same, with offlineimap (verbatim layout only: it has no other)."""
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "offlineimaprc"
+
+    def write(self) -> None:
+        need(Path(OFFLINEIMAP).exists(), "offlineimap is not installed (apt install offlineimap3)")
+        assert self.layout == "verbatim"
+        password = self.directory / "imap-password"
+        password.write_text(self.account.password)
+        password.chmod(0o600)
+        self.config.write_text(
+            offlineimaprc(
+                self.maildir,
+                self.directory / "offlineimap",
+                self.account.host,
+                self.account.port,
+                self.account.username,
+                password,
+            )
+        )
+
+    def sync(self) -> str:
+        result = subprocess.run(
+            [OFFLINEIMAP, "-c", str(self.config), "-o"], capture_output=True, text=True, timeout=60, check=False
+        )
+        output = result.stdout + result.stderr
+        if result.returncode != 0 or "ERROR" in output:
+            raise AssertionError(f"offlineimap exited {result.returncode}:\n{output}")
+        return output

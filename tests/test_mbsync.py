@@ -1,9 +1,9 @@
-"""followupd on a Maildir that real mbsync keeps in step with a real Dovecot, in both
-layouts mbsync writes (README "With mbsync / offlineimap"): the draft reaches the
+"""followupd on a Maildir that real mbsync (or offlineimap) keeps in step with a real
+Dovecot, in both layouts mbsync writes (README "With mbsync / offlineimap"): the draft reaches the
 server, is edited there as a client does, is sent there, and the mail that arrives is
 judged by when it really arrived, not by when mbsync downloaded it.
 
-mbsync stamps files with the real clock, so the interview is placed relative to it and
+The sync tools stamp files with the real clock, so the interview is placed relative to it and
 followupd runs `--now` the real time.
 """
 
@@ -17,7 +17,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from mbsync import Mbsync
+from mbsync import Mbsync, Offlineimap
 
 from conftest import Cli, round_the_clock, write_config
 from ics import calendar, vevent
@@ -84,12 +84,16 @@ def local_drafts(maildir: Path, layout: str) -> list[Path]:
     return sorted(p for sub in ("cur", "new") for p in (folder / sub).iterdir())
 
 
-@pytest.mark.parametrize("layout", ["verbatim", "maildir++"])
-def test_the_sequence_through_mbsync(tmp_path: Path, imap_account: ImapAccount, layout: str) -> None:
+@pytest.mark.parametrize(
+    ("tool", "layout"),
+    [(Mbsync, "verbatim"), (Mbsync, "maildir++"), (Offlineimap, "verbatim")],
+    ids=lambda value: value.__name__.lower() if isinstance(value, type) else value,
+)
+def test_the_sequence_through_a_sync_tool(tmp_path: Path, imap_account: ImapAccount, tool: type, layout: str) -> None:
     home = tmp_path / "home"
     home.mkdir()
     maildir = home / "Mail" / "work"
-    mbsync = Mbsync(tmp_path, imap_account, layout, maildir)
+    mbsync = tool(tmp_path, imap_account, layout, maildir)
     mbsync.write()
     mbsync.sync()  # the first sync creates the local folders from the server's
 
@@ -115,7 +119,7 @@ def test_the_sequence_through_mbsync(tmp_path: Path, imap_account: ImapAccount, 
     uid, draft = server.only("Drafts")
     message_id = str(draft["Message-ID"])
     assert message_id.startswith("<followupd.")
-    assert ",U=" in local_drafts(maildir, layout)[0].name  # mbsync renamed our file
+    assert ",U=" in local_drafts(maildir, layout)[0].name  # the sync tool renamed our file
 
     # Edited in a client on another machine: a new message with the same Message-ID.
     draft.set_content("Hi Jane,\n\nThank you; I rewrote this myself.\n\nAda\n")
