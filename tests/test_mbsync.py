@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from mbsync import Mbsync, Offlineimap
+from test_imap_mailbox import make_mailbox
 
 from conftest import Cli, round_the_clock, write_config
 from ics import calendar, vevent
@@ -157,3 +158,19 @@ def test_the_sequence_through_a_sync_tool(tmp_path: Path, imap_account: ImapAcco
     mbsync.sync()
     cli.run(iso(now()))
     assert cli.step(UID, "check-in")["state"] == "replied"
+
+
+def test_an_old_mail_appended_late_over_imap_keeps_its_old_arrival(tmp_path: Path, imap_account: ImapAccount) -> None:
+    """A migration tool (or a client moving mail between accounts) APPENDs without the
+    original INTERNALDATE: the server's time is today, the mail is not."""
+    server = Server(imap_account)
+    old = datetime(2026, 10, 30, 9, 0, tzinfo=UTC)
+    server.receive(recruiter_mail("<stamped@acme.io>", old + timedelta(minutes=1), received=old), now())
+    server.receive(recruiter_mail("<dated@acme.io>", old), now())
+    messages = make_mailbox(imap_account, tmp_path / "home").changes(None, old - timedelta(days=1)).messages
+    assert {m.message_id: m.arrived for m in messages} == {"<stamped@acme.io>": old, "<dated@acme.io>": old}
+    interview = Interview(
+        "u", "Interview", old + timedelta(days=1), old + timedelta(days=1, hours=1), (Contact("jane.doe@acme.io"),)
+    )
+    me = Me(name="Ada", email="ada@example.org").addresses
+    assert not any(reply_to_interview(m, interview, me) for m in messages)
