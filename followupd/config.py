@@ -33,6 +33,12 @@ DEFAULT_KEYWORDS = (
     "hiring manager",
     "recruiter call",
     "final round",
+    "vorstellungsgespräch",
+    "bewerbungsgespräch",
+    "kennenlerngespräch",
+    "telefoninterview",
+    "entretien",
+    "entrevista",
 )
 DEFAULT_EXCLUDE = ("mock", "practice", "prep", "preparation", "candidate", "debrief")
 
