@@ -32,6 +32,7 @@ DEFAULT_KEYWORDS = (
     "on-site",
     "hiring manager",
     "recruiter call",
+    "recruiter screen",
     "final round",
     "vorstellungsgespräch",
     "bewerbungsgespräch",

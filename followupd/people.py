@@ -107,7 +107,7 @@ def safe_display_name(name: str | None) -> str:
     folded = unicodedata.normalize("NFKC", text)
     if any(ch in folded or ch in text for ch in _AT_LOOKALIKES) or _DOMAINISH.search(folded):
         return ""
-    if any(ch in folded for ch in '<>,;:\\"') or "mailto" in folded.lower():
+    if any(ch in folded for ch in '<>;:\\"') or "mailto" in folded.lower():
         return ""
     return text
 

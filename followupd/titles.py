@@ -35,7 +35,7 @@ _STAGE = (
     r"|exploratory\s+(?:call|chat)|culture(?:\s+(?:fit|add))?|values|behaviou?ral|case\s+(?:study|interview)|presentation"
     r"|follow[- ]up|next\s+steps|loop|video\s+(?:call|interview)|zoom(?:\s+(?:call|meeting))?|teams\s+(?:call|meeting)"
     r"|google\s+meet|1:1|1-1|one[- ]on[- ]one|\d+\s*[- ]?min(?:ute)?s?(?:\s+(?:meeting|call|chat))?|half\s+hour"
-    r"|leadership|executive|team\s+fit|peer|cross[- ]functional|bar\s+raiser|assessment|discussion|session"
+    r"|team\s+fit|peer|cross[- ]functional|bar\s+raiser|assessment|discussion|session"
     r"|interviews?|interviewing|chat|call|conversation|meeting|catch[- ]up|confirmed|confirmation|reminder|scheduled"
     r"|rescheduled|invitation|invite|updated|new\s+event|candidate|with\s+you|and\s+you"
 )
