@@ -91,8 +91,11 @@ def is_role_mailbox(contact: Contact) -> bool:
         return True
     name = safe_display_name(contact.name)
     if name and _ROLE_WORDS.search(name):
+        # "Jane Doe | Talent Acquisition" at jane.doe@ is a person who works in talent;
+        # so is a team name over a first.last address.
+        if re.match(r"^[^\W\d_]{2,}[._-][^\W\d_]{2,}$", local):
+            return False
         first = name.replace(",", " ").split()[0].lower()
-        # "Jane Doe | Talent Acquisition" at jane.doe@ is a person who works in talent.
         return first not in local
     return False
 
