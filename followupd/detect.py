@@ -22,6 +22,7 @@ _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$
 _FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 line folding
 _NEWLINE = re.compile(r"\\[nN]")  # an escaped newline inside a TEXT value
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});")
 # When the user appears more than once (two addresses, a forged duplicate), the most
 # cautious answer counts.
 _CAUTION = {
@@ -82,7 +83,7 @@ class Detector:
             return False
         text = _FOLD.sub("", ical_text)
         text = _NEWLINE.sub("\n", text).replace("\\", "")
-        if text.isascii() and not _CONTROL.search(text) and "=?" not in text and "&" not in text:
+        if text.isascii() and not _CONTROL.search(text) and "=?" not in text and not _ENTITY.search(text):
             # Cleaning would not change a letter here: a keyword needs its longest word
             # to appear as plain text, which a substring test rules out cheaply.
             lower = text.lower()

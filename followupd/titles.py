@@ -143,9 +143,9 @@ def _strip_stage(text: str, keywords: re.Pattern[str] | None) -> str:
     return " ".join(text.split()).strip(" .,:;-–—|/&+")
 
 
-def _is_name_of(text: str, names: Iterable[str]) -> bool:
+def _is_name_of(text: str, names: frozenset[str]) -> bool:
     key = squash(text)
-    return bool(key) and any(key == squash(n) for n in names if n)
+    return bool(key) and key in names
 
 
 def _person_like(text: str) -> bool:
@@ -182,7 +182,8 @@ def read_title(
     company_hint: str | None,
 ) -> tuple[str | None, str | None]:
     """(role, company) named in a title, each None when the title does not say."""
-    me, people = list(me), list(people)
+    mine = frozenset(squash(n) for n in me if n)
+    theirs = frozenset(squash(n) for n in people if n)
     hint = squash(company_hint or "")
     role: str | None = None
     company: str | None = None
@@ -191,10 +192,10 @@ def read_title(
         text = _strip_stage(piece.text, keywords)
         if not text or not re.search(r"[^\W\d_]", text):
             continue
-        if _is_name_of(text, me) or _is_name_of(text, people):
+        if _is_name_of(text, mine) or _is_name_of(text, theirs):
             continue
         names = [n for n in re.split(r"\s+(?:and|und|et|y|&)\s+", text) if n]
-        if len(names) > 1 and all(_is_name_of(n, me + people) or _person_like(n) for n in names):
+        if len(names) > 1 and all(_is_name_of(n, mine | theirs) or _person_like(n) for n in names):
             continue
         key = squash(text)
         names_hint = bool(hint) and (key == hint or (len(key) >= 4 and (hint.startswith(key) or key.startswith(hint))))

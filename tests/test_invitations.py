@@ -180,3 +180,15 @@ dir = "{home / "state"}"
         message = made[message_id(shape["id"], "thank-you", ME)]
         assert len(message.get_all("To")) == 1 and message.get_all("Bcc") is None
         check_draft(shape, str(message["Subject"]), message.get_body(("plain",)).get_content())
+
+
+def test_the_readme_example_drafts_are_current() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    examples = re.findall(r"<!-- example-draft: ([\w-]+) -->\n```text\n(.*?)```", readme, re.DOTALL)
+    assert len(examples) == 2
+    composer = Composer(ME, ME.timezone, None)
+    for shape_id, shown in examples:
+        shape = next(s for s in SHAPES if s["id"] == shape_id)
+        message = composer.compose(THANKS, detect(shape), DUE)
+        made = f"To: {message['To']}\nSubject: {message['Subject']}\n\n{message.get_body(('plain',)).get_content()}"
+        assert shown == made, f"README example {shape_id} is out of date; it now reads:\n{made}"
