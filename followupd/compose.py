@@ -7,6 +7,7 @@ import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
+from email import errors
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -19,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from followupd.config import Config, Me, ResolvedStep
 from followupd.draft_check import verify
-from followupd.errors import ConfigError, Problem
+from followupd.errors import ConfigError, FollowupdError, Problem
 from followupd.model import Contact, Interview, ThreadHint
 from followupd.notes import point_from
 from followupd.people import first_name, is_role_mailbox, safe_display_name
@@ -134,6 +135,8 @@ class Composer:
     ) -> EmailMessage:
         rendered = self.render(step, interview, now)
         contacts = _recipients(interview)
+        if not contacts:
+            raise FollowupdError(f"{clean_line(interview.uid, 120)} has no address a draft can go to")
         message = EmailMessage(policy=SMTP)
         sender = Address(display_name=safe_display_name(self.me.name), addr_spec=self.me.email)
         to = [Address(display_name=safe_display_name(c.name), addr_spec=c.email) for c in contacts]
@@ -215,7 +218,16 @@ class Composer:
 
 
 def _recipients(interview: Interview) -> tuple[Contact, ...]:
-    contacts = interview.contacts
+    contacts = []
+    for contact in interview.contacts:
+        try:
+            Address(addr_spec=contact.email)
+        except (ValueError, IndexError, errors.HeaderParseError) as exc:  # a defect is a ValueError
+            log.warning(
+                "%s: %r is not an address a draft can go to (%s)", clean_line(interview.uid, 120), contact.email, exc
+            )
+            continue
+        contacts.append(contact)
     if len(contacts) > MAX_RECIPIENTS:
         log.warning(
             "%s lists %d people; the draft goes to the first %d only",
@@ -223,7 +235,7 @@ def _recipients(interview: Interview) -> tuple[Contact, ...]:
             len(contacts),
             MAX_RECIPIENTS,
         )
-    return contacts[:MAX_RECIPIENTS]
+    return tuple(contacts[:MAX_RECIPIENTS])
 
 
 def _split(text: str, name: str) -> Rendered:

@@ -18,7 +18,11 @@ __all__ = ["FREE_MAIL", "Detection", "Detector", "MAX_RECIPIENTS"]
 log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 50  # one draft to more people than this is not a follow-up but a mailing
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# An ASCII dot-atom addr-spec: what a To header can carry without quoting; anything
+# else (quoted or non-ASCII local parts, encoded-word look-alikes) is no recipient.
+_ADDRESS = re.compile(
+    r"^(?!.*=\?)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$"
+)
 _FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 line folding
 _NEWLINE = re.compile(r"\\[nN]")  # an escaped newline inside a TEXT value
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
