@@ -185,15 +185,17 @@ class Detector:
             names = " ".join(c.name or "" for c in contacts)
             spelled = spelling_in(f"{summary}\n{description}\n{names}", label)
             company = company_name(spelled) if spelled else domain_company
-        if role and any(_same(role, n) for n in self._my_names):
-            role = None
-        if company and any(_same(company, n) for n in self._my_names):
-            company = None
-        return role, company
+        return self._without_me(role), self._without_me(company)
 
-
-def _same(a: str, b: str) -> bool:
-    return bool(b) and a.casefold() == b.casefold()
+    def _without_me(self, text: str | None) -> str | None:
+        """The user's own name never names a role or a company, even in a `Role:` line."""
+        if not text:
+            return None
+        for name in self._my_names:
+            if len(name) > 2:
+                text = re.sub(rf"(?i)(?<!\w){re.escape(name)}(?!\w)", " ", text)
+        text = " ".join(text.split()).strip(" -–—|:,;/()[]")
+        return text or None
 
 
 def _name_forms(name: str) -> list[str]:

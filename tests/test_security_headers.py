@@ -267,19 +267,35 @@ def test_recipients_are_capped_and_the_cut_reported(caplog: pytest.LogCaptureFix
     assert len(message["To"].addresses) == MAX_RECIPIENTS
 
 
-words = st.sampled_from([BCC_Q, FROM_B, END_HEADERS, "\r\n", "Bcc: x@evil.example", "＠", "\x00", "=?", "?="])
+words = st.sampled_from(
+    [BCC_Q, FROM_B, END_HEADERS, "\r\n", "\x00", "Bcc: x@evil.example", "＠", "﹫", "\u202e", "=?", "?=", "<a@b>"]
+)
+hostile = st.lists(st.one_of(words, st.text(max_size=8)), max_size=6).map("".join)
 
 
 @settings(max_examples=200, deadline=None)
-@given(name=st.lists(st.one_of(words, st.text(max_size=8)), max_size=6).map("".join), title=st.text(max_size=40))
-def test_generated_encoded_words_never_add_a_header(name: str, title: str) -> None:
+@given(name=hostile, title=hostile, subject=hostile, reference=hostile)
+def test_generated_encoded_words_never_add_a_header(name: str, title: str, subject: str, reference: str) -> None:
+    """Encoded-words with CR/LF, NUL and look-alikes inside, in every field that reaches
+    a header: a calendar name, the title (role, company), the thread's subject and ids."""
     found = detector.detect(
-        event(
-            Attendee("jane.doe@acme.io", name, Partstat.ACCEPTED),
-            (Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),),
-            f"Role: {name}\nNotes: {name}",
+        Event(
+            "e1",
+            None,
+            f"Interview {title}",
+            f"Role: {name}\nCompany: {title}\nNotes: {name}",
+            START,
+            END,
+            organizer=Attendee("jane.doe@acme.io", name, Partstat.ACCEPTED),
+            attendees=(Attendee("ada@example.org", "Ada", Partstat.ACCEPTED), Attendee("tom@acme.io", title)),
         )
     ).interview
     assert found is not None
-    raw = Composer(ME, ME.timezone, None).compose(THANKS, found, DUE).as_bytes()
-    assert sorted(header_names(raw)) == sorted(HEADERS)
+    composer = Composer(ME, ME.timezone, None)
+    for thread in (None, ThreadHint(subject or "x", f"<{reference}@acme.io>", (reference, "<c@d>"))):
+        raw = composer.compose(THANKS, found, DUE, thread).as_bytes()
+        names = header_names(raw)
+        assert "bcc" not in names and all(names.count(h) == 1 for h in ("from", "to", "subject", "message-id"))
+        assert set(names) <= {*HEADERS, "in-reply-to", "references"}
+        parsed = message_from_bytes(raw, policy=compat32)
+        assert [a for _, a in getaddresses(parsed.get_all("To"))] == ["jane.doe@acme.io", "tom@acme.io"]
