@@ -320,22 +320,52 @@ def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untype
     from followupd.store import Store
 
     clock = _clock(args.now)
+    steps = {s.name: s for s in config.steps}
+    step = steps.get(args.step) if args.step else config.steps[0]
+    if step is None:
+        raise FollowupdError(f"no step named {args.step!r}; steps are: {', '.join(steps)}")
     store = None
     if (config.state_dir / "state.sqlite3").exists():
         store = Store.open(config.state_dir, clock.now(), readonly=True)
     try:
         interview = _find_interview(config, store, args.uid, clock)
+        followup = store.followup(interview.uid, step.name) if store is not None else None
     finally:
         if store is not None:
             store.close()
-    steps = {s.name: s for s in config.steps}
-    step = steps.get(args.step) if args.step else config.steps[0]
-    if step is None:
-        raise FollowupdError(f"no step named {args.step!r}; steps are: {', '.join(steps)}")
+    at, when = _preview_time(config, interview, step, followup, args.now is not None, clock.now())
     composer = Composer(config.me, config.me.timezone, config.templates_dir)
-    message = composer.compose(step, interview, clock.now())
+    message = composer.compose(step, interview, at)
+    print(f"{step.name} for {interview.uid}: {when}")
+    print(f"(as it will read when it is drafted, {_local(at, config.me.timezone)})\n")
     print(render_for_reading(message))
     return EXIT_OK
+
+
+def _local(at, zone) -> str:  # type: ignore[no-untyped-def]
+    local = at.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+
+
+def _preview_time(config, interview, step, followup, explicit: bool, now):  # type: ignore[no-untyped-def]
+    """The instant a draft is rendered as of, and a phrase saying why: the step's due
+    time, so "yesterday" and "on Tuesday" read as they will in the real draft."""
+    zone = config.me.timezone
+    state = str(followup.state) if followup is not None else "not planned yet"
+    if explicit:
+        return now, f"{state}; rendered as of --now"
+    if followup is not None and followup.drafted_at is not None:
+        return followup.drafted_at, f"{state}, drafted {_local(followup.drafted_at, zone)}"
+    if followup is not None and followup.due_at is not None:
+        return followup.due_at, f"{state}, due {_local(followup.due_at, zone)}"
+    # Not planned yet: the first step counts from the interview's end, a later one from
+    # when the previous step is sent; show it as of the earliest time it could be due.
+    at = interview.end
+    for s in config.steps:
+        at = at + s.after
+        if s.name == step.name:
+            break
+    return at, f"{state}; its due time is not known yet, shown as of {_local(at, zone)}"
 
 
 def render_for_reading(message) -> str:  # type: ignore[no-untyped-def]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
+from email import errors
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -17,9 +19,32 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from followupd.config import Config, Me, ResolvedStep
-from followupd.errors import ConfigError, Problem
+from followupd.draft_check import verify
+from followupd.errors import ConfigError, FollowupdError, Problem
 from followupd.model import Contact, Interview, ThreadHint
+from followupd.notes import point_from
+from followupd.people import first_name, is_role_mailbox, safe_display_name
 from followupd.text import clean_block, clean_line
+
+log = logging.getLogger(__name__)
+
+MAX_RECIPIENTS = 50
+_MSG_ID = re.compile(r"^<[^<>\s@]{1,200}@[^<>\s@]{1,200}>$")
+
+
+class MissingValue(jinja2.exceptions.TemplateRuntimeError):
+    """A template printed a value this interview does not have (no role, say)."""
+
+
+def _finalize(value: Any) -> Any:
+    # StrictUndefined catches unknown names; this catches known names without a value,
+    # which would otherwise print "None" into someone's email.
+    if value is None:
+        raise MissingValue(
+            "a value printed here is empty for this interview; guard it, e.g. {% if role %}…{% endif %} "
+            'or {{ role or "the position" }}'
+        )
+    return value
 
 
 def message_id(interview_uid: str, step: str, me: Me) -> str:
@@ -49,6 +74,7 @@ class Composer:
         self.env = SandboxedEnvironment(
             loader=jinja2.ChoiceLoader(loaders),
             undefined=jinja2.StrictUndefined,
+            finalize=_finalize,
             autoescape=False,
             keep_trailing_newline=False,
         )
@@ -61,8 +87,11 @@ class Composer:
 
     def render(self, step: ResolvedStep, interview: Interview, now: datetime) -> Rendered:
         """Render; raise ConfigError naming the template and line on any template problem."""
+        return self.render_context(step, self.context(interview, now))
+
+    def render_context(self, step: ResolvedStep, context: dict[str, Any]) -> Rendered:
         try:
-            text = self.env.get_template(step.template).render(self.context(interview, now))
+            text = self.env.get_template(step.template).render(context)
         except jinja2.TemplateNotFound:
             raise ConfigError(
                 f"template {step.template}",
@@ -77,11 +106,17 @@ class Composer:
             raise ConfigError(
                 f"template {exc.filename or step.template}", [Problem("", exc.message or str(exc), exc.lineno)]
             ) from None
-        except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, TypeError, ValueError) as exc:
+        except (jinja2.UndefinedError, jinja2.exceptions.SecurityError) as exc:
             filename = self._filename(step.template)
-            names = ", ".join(sorted(self.context(interview, now)))
+            names = ", ".join(sorted(context))
             raise ConfigError(
                 f"template {filename}", [Problem("", f"{exc}; available names: {names}", _line_in(exc, filename))]
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - any runtime error in a user's template is a template problem
+            filename = self._filename(step.template)
+            raise ConfigError(
+                f"template {filename}",
+                [Problem("", f"{type(exc).__name__}: {exc}", _line_in(exc, filename))],
             ) from None
         return _split(text, step.template)
 
@@ -99,42 +134,82 @@ class Composer:
         thread: ThreadHint | None = None,
     ) -> EmailMessage:
         rendered = self.render(step, interview, now)
+        contacts = _recipients(interview)
+        if not contacts:
+            raise FollowupdError(f"{clean_line(interview.uid, 120)} has no address a draft can go to")
         message = EmailMessage(policy=SMTP)
-        message["From"] = Address(clean_line(self.me.name, 100), addr_spec=self.me.email)
-        message["To"] = [_address(c) for c in interview.contacts]
+        sender = Address(display_name=safe_display_name(self.me.name), addr_spec=self.me.email)
+        to = [Address(display_name=safe_display_name(c.name), addr_spec=c.email) for c in contacts]
+        message["From"] = sender
+        message["To"] = to
         subject = rendered.subject
+        expected = ["from", "to", "subject", "date", "message-id"]
         if thread is not None:
             original = clean_line(thread.subject, 200)
             subject = original if re.match(r"(?i)^re:", original) else f"Re: {original}"
-            message["In-Reply-To"] = clean_line(thread.in_reply_to, 500)
-            refs = [clean_line(r, 500) for r in (*thread.references, thread.in_reply_to) if r]
-            message["References"] = " ".join(dict.fromkeys(refs))
+            in_reply_to = clean_line(thread.in_reply_to, 500)
+            refs = [
+                r for r in (clean_line(r, 500) for r in (*thread.references, thread.in_reply_to)) if _MSG_ID.match(r)
+            ]
+            if _MSG_ID.match(in_reply_to):
+                message["In-Reply-To"] = in_reply_to
+                expected.append("in-reply-to")
+            if refs:
+                message["References"] = " ".join(dict.fromkeys(refs))
+                expected.append("references")
         message["Subject"] = subject
         message["Date"] = format_datetime(now.astimezone(self.zone))
-        message["Message-ID"] = message_id(interview.uid, step.name, self.me)
+        ident = message_id(interview.uid, step.name, self.me)
+        message["Message-ID"] = ident
         message.set_content(rendered.body + "\n")
+        # The bytes a mailbox will store, parsed back: any header the text smuggled in,
+        # or one it pushed out, shows up here and the draft is refused.
+        verify(
+            message,
+            interview_uid=interview.uid,
+            headers=expected,
+            sender=self.me.email,
+            recipients=[c.email for c in contacts],
+            subject=subject,
+            message_id=ident,
+        )
         return message
 
     def context(self, interview: Interview, now: datetime) -> dict[str, Any]:
-        firsts = [c.first_name for c in interview.contacts]
-        names = _join([f for f in firsts if f]) if firsts and all(firsts) else ""
+        contacts = _recipients(interview)
+        people = [c for c in contacts if not is_role_mailbox(c)]
+        firsts = [first_name(c) for c in people]
+        names = _join([f for f in firsts if f]) if people and all(firsts) else ""
         role = clean_line(interview.role or "", 100) or None
         company = clean_line(interview.company or "", 100) or None
-        point = _point(interview.notes)
+        if names:
+            greeting = f"Hi {names},"
+        elif contacts and not people and company:
+            greeting = f"Hi {company} team,"  # a role mailbox alone: no first name to use
+        else:
+            greeting = "Hello,"
+        point = point_from(interview.notes)
         start = interview.start.astimezone(self.zone)
+        my_name = clean_line(self.me.name, 100)
         return {
-            "me": {"name": self.me.name, "email": self.me.email, "first_name": self.me.name.split()[0]},
+            "me": {"name": my_name, "email": self.me.email, "first_name": (my_name.split() or [""])[0]},
             "contacts": [
-                {"name": clean_line(c.name or "", 80), "first_name": c.first_name or "", "email": c.email}
-                for c in interview.contacts
+                {
+                    "name": safe_display_name(c.name),
+                    "first_name": first_name(c) or "",
+                    "email": c.email,
+                    "role_mailbox": is_role_mailbox(c),
+                }
+                for c in contacts
             ],
             "names": names,
+            "greeting": greeting,
             "role": role,
             "company": company,
             "position": _position(role, company),
             "notes": clean_block(interview.notes or "") or None,
-            "point": point,
-            "point_is_sentence": bool(point and point[-1] in ".!?"),
+            "point": point.text if point else None,
+            "point_is_sentence": bool(point and point.is_sentence),
             "title": clean_line(interview.title),
             "start": start,
             "when": _when(start, now.astimezone(self.zone)),
@@ -142,9 +217,25 @@ class Composer:
         }
 
 
-def _address(contact: Contact) -> Address:
-    local, _, domain = contact.email.partition("@")
-    return Address(clean_line(contact.name or "", 80), username=local, domain=domain)
+def _recipients(interview: Interview) -> tuple[Contact, ...]:
+    contacts = []
+    for contact in interview.contacts:
+        try:
+            Address(addr_spec=contact.email)
+        except (ValueError, IndexError, errors.HeaderParseError) as exc:  # a defect is a ValueError
+            log.warning(
+                "%s: %r is not an address a draft can go to (%s)", clean_line(interview.uid, 120), contact.email, exc
+            )
+            continue
+        contacts.append(contact)
+    if len(contacts) > MAX_RECIPIENTS:
+        log.warning(
+            "%s lists %d people; the draft goes to the first %d only",
+            clean_line(interview.uid, 120),
+            len(contacts),
+            MAX_RECIPIENTS,
+        )
+    return tuple(contacts[:MAX_RECIPIENTS])
 
 
 def _split(text: str, name: str) -> Rendered:
@@ -171,29 +262,14 @@ def _join(names: list[str]) -> str:
 
 
 def _position(role: str | None, company: str | None) -> str:
+    # Without a role the draft says "the position", never an empty or a guessed name.
     if role and company:
         return f"the {role} role at {company}"
     if role:
         return f"the {role} role"
     if company:
-        return f"the role at {company}"
-    return "the role"
-
-
-def _point(notes: str | None) -> str | None:
-    """The first thing the user jotted under `Notes:`, as one clean phrase."""
-    for line in clean_block(notes or "").split("\n"):
-        line = line.strip().lstrip("-*•").strip()
-        if not line:
-            continue
-        first, _, rest = line.partition(" ")
-        if line[-1] not in ".!?" and first.lower() in _FUNCTION_WORDS:
-            line = " ".join(filter(None, (first.lower(), rest)))  # it continues our sentence
-        return line
-    return None
-
-
-_FUNCTION_WORDS = {"the", "a", "an", "their", "your", "our", "my", "his", "her", "how", "what", "why", "when", "where"}
+        return f"the position at {company}"
+    return "the position"
 
 
 def _when(start: datetime, now: datetime) -> str:
@@ -218,31 +294,36 @@ def _line_in(exc: BaseException, filename: str) -> int | None:
 
 
 def check_templates(config: Config, now: datetime) -> list[str]:
-    """Render every step's template for a sample interview, with and without the
-    optional facts; return "step: template file" lines, or raise ConfigError listing
-    every problem. Used by `followupd check` and by the daemon on start and reload."""
+    """Render every step's template against the interviews that really occur (one
+    contact, several, a role mailbox with no first name, no role, no company, notes or
+    none); return "step: template file" lines, or raise ConfigError listing every
+    problem with the case it appeared in. Used by `followupd check` and by the daemon on
+    start and reload."""
     composer = Composer(config.me, config.me.timezone, config.templates_dir)
-    sample = sample_interview(now)
-    bare = replace(sample, notes=None, role=None, company=None, contacts=())
     problems: list[Problem] = []
     sources: list[str] = []
     for step in config.steps:
-        try:
-            for interview in (sample, bare):
+        seen: set[str] = set()
+        for label, interview in sample_interviews(now):
+            try:
                 composer.render(step, interview, now)
+            except ConfigError as exc:
+                for p in exc.problems:
+                    key = f"{exc.source}|{p.message}|{p.line}"
+                    if key not in seen:
+                        seen.add(key)
+                        where = exc.source + (f" {p.where}" if p.where else "")
+                        problems.append(Problem(where, f"{p.message} (for an interview with {label})", p.line))
+        if not seen:
             sources.append(f"{step.name}: {composer.template_source(step.template)}")
-        except ConfigError as exc:
-            problems += [
-                Problem(exc.source + (f" {p.where}" if p.where else ""), p.message, p.line) for p in exc.problems
-            ]
     if problems:
         raise ConfigError(str(config.templates_dir), problems)
     return sources
 
 
-def sample_interview(now: datetime) -> Interview:
-    """A made-up interview to check that templates render, for `followupd check`."""
-    return Interview(
+def sample_interviews(now: datetime) -> list[tuple[str, Interview]]:
+    """Made-up interviews shaped like real ones, for `followupd check`."""
+    base = Interview(
         uid="followupd-check",
         title="Interview: Backend Engineer at Example",
         start=now - timedelta(days=1, hours=2),
@@ -252,3 +333,17 @@ def sample_interview(now: datetime) -> Interview:
         role="Backend Engineer",
         notes="their move to event sourcing",
     )
+    several = (Contact("jane.doe@example.com", "Jane Doe"), Contact("tom.baker@example.com", "Tom Baker"))
+    nameless = (Contact("talent@example.com", "Talent Acquisition"), Contact("jd@example.com"))
+    return [
+        ("one contact, a role, a company and notes", base),
+        ("several contacts", replace(base, contacts=several)),
+        ("no first name to greet", replace(base, contacts=nameless)),
+        ("only a role mailbox", replace(base, contacts=nameless[:1])),
+        ("no role", replace(base, role=None)),
+        ("no company", replace(base, company=None)),
+        ("no role and no company", replace(base, role=None, company=None)),
+        ("no notes", replace(base, notes=None)),
+        ("a note written as a sentence", replace(base, notes="I enjoyed hearing how your team ships weekly.")),
+        ("nothing but an address", replace(base, contacts=nameless[1:], role=None, company=None, notes=None)),
+    ]

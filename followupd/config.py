@@ -32,7 +32,14 @@ DEFAULT_KEYWORDS = (
     "on-site",
     "hiring manager",
     "recruiter call",
+    "recruiter screen",
     "final round",
+    "vorstellungsgespräch",
+    "bewerbungsgespräch",
+    "kennenlerngespräch",
+    "telefoninterview",
+    "entretien",
+    "entrevista",
 )
 DEFAULT_EXCLUDE = ("mock", "practice", "prep", "preparation", "candidate", "debrief")
 

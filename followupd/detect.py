@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from followupd.config import Detect, Me
+from followupd.html_text import description_text, html_to_text
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
+from followupd.people import FREE_MAIL, company_from_domain, is_robot, registered_domain, safe_display_name, spelling_in
 from followupd.text import clean_block, clean_line
+from followupd.titles import company_name, read_title
 
-FREE_MAIL = frozenset(
-    """
-    gmail.com googlemail.com outlook.com hotmail.com hotmail.co.uk live.com msn.com yahoo.com
-    yahoo.co.uk ymail.com aol.com icloud.com me.com mac.com proton.me protonmail.com pm.me
-    gmx.com gmx.de gmx.net web.de mail.com zoho.com yandex.com yandex.ru fastmail.com
-    hey.com tutanota.com tuta.io mailbox.org posteo.de qq.com 163.com
-    """.split()
+__all__ = ["FREE_MAIL", "Detection", "Detector", "MAX_RECIPIENTS"]
+
+log = logging.getLogger(__name__)
+
+MAX_RECIPIENTS = 50  # one draft to more people than this is not a follow-up but a mailing
+# An ASCII dot-atom addr-spec: what a To header can carry without quoting; anything
+# else (quoted or non-ASCII local parts, encoded-word look-alikes) is no recipient.
+_ADDRESS = re.compile(
+    r"^(?!.*=\?)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$"
 )
-_SERVICE_DOMAINS = (".calendar.google.com",)  # rooms, resources and group calendars
-_SERVICE_LOCALS = re.compile(r"^(no-?reply|do-?not-?reply|calendar-notification|notifications?|mailer-daemon)$")
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 line folding
 _NEWLINE = re.compile(r"\\[nN]")  # an escaped newline inside a TEXT value
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SEPARATORS = re.compile(r"\s+[-–—|:/]\s+|:\s+")
+_ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});")
+# When the user appears more than once (two addresses, a forged duplicate), the most
+# cautious answer counts.
+_CAUTION = {
+    Partstat.DECLINED: 0,
+    Partstat.NEEDS_ACTION: 1,
+    Partstat.UNKNOWN: 1,
+    Partstat.DELEGATED: 1,
+    Partstat.TENTATIVE: 2,
+    Partstat.ACCEPTED: 3,
+}
 
 
 @dataclass(frozen=True)
@@ -39,17 +52,18 @@ class Detector:
         self._keywords = _phrases(settings.keywords)
         self._exclude = _phrases(settings.exclude)
         self._needles = tuple(max(re.split(r"\W+", k.lower()), key=len) for k in settings.keywords)
+        self._my_names = _name_forms(me.name) + [a.split("@", 1)[0] for a in me.aliases]
 
     def detect(self, event: Event) -> Detection:
         summary = clean_line(event.summary)
-        description = clean_block(event.description)
+        description = description_text(event.description)
         if not self._keywords or not (self._keywords.search(summary) or self._keywords.search(description)):
             return Detection(None, "no interview keyword")
         if self._exclude and self._exclude.search(summary):
             return Detection(None, "an exclude word is in the title")
         cancelled, reason = self._participation(event)
         contacts = self._contacts(event, description)
-        role, company = _role_and_company(summary, description, self._keywords, contacts)
+        role, company = self._role_and_company(event, summary, description, contacts)
         interview = Interview(
             uid=event.key,
             title=summary or "(untitled interview)",
@@ -73,14 +87,16 @@ class Detector:
             return False
         text = _FOLD.sub("", ical_text)
         text = _NEWLINE.sub("\n", text).replace("\\", "")
-        if text.isascii() and not _CONTROL.search(text):
+        if text.isascii() and not _CONTROL.search(text) and "=?" not in text and not _ENTITY.search(text):
             # Cleaning would not change a letter here: a keyword needs its longest word
             # to appear as plain text, which a substring test rules out cheaply.
             lower = text.lower()
             return any(word in lower for word in self._needles) and bool(self._keywords.search(text))
-        # Characters that cleaning removes can hide a keyword (a zero-width space
-        # inside "interview", say): search what the detector will see.
-        return bool(self._keywords.search(clean_block(text, limit=len(text) + 1)))
+        # Characters that cleaning removes, encoded-words and HTML entities can hide a
+        # keyword (a zero-width space inside "interview", say): search what the
+        # detector will see.
+        plain = clean_block(text, limit=len(text) + 1)
+        return bool(self._keywords.search(plain) or self._keywords.search(html_to_text(plain)))
 
     def _mine(self, who: Attendee) -> bool:
         return who.is_self or who.email.lower() in self.me.addresses
@@ -89,11 +105,11 @@ class Detector:
         """(cancelled, reason): whether this event must not produce follow-ups."""
         if event.status == "cancelled":
             return True, "the event is cancelled"
-        if event.organizer is not None and self._mine(event.organizer):
-            return False, ""
         me = [a for a in event.attendees if self._mine(a)]
         if me:
-            status = me[0].partstat
+            # The user's own answer wins over an ORGANIZER naming them, which anyone who
+            # sends an invitation can write; the most cautious answer if there are several.
+            status = min((a.partstat for a in me), key=lambda p: _CAUTION.get(p, 1))
             if status == Partstat.DECLINED:
                 return True, "you declined it"
             if status in (Partstat.ACCEPTED, Partstat.TENTATIVE):
@@ -101,10 +117,13 @@ class Detector:
             if self.settings.require_accepted:
                 return True, "you have not accepted the invitation"
             return False, ""
-        if event.organizer is None and not event.attendees:
-            return False, ""  # an entry in the user's own calendar
+        if event.organizer is not None and self._mine(event.organizer):
+            return False, ""  # organised by the user, who is not listed as an attendee
         if event.organizer is None:
-            return False, ""  # no organiser recorded: the user put it there
+            # No organiser and the user not invited: an entry the user made in their own
+            # calendar. (In a subscribed or shared calendar this is someone else's entry;
+            # README "What is an interview" says so.)
+            return False, ""
         if self.settings.require_accepted:
             return True, "you are not among its attendees (someone else's invitation)"
         return False, ""
@@ -116,16 +135,78 @@ class Detector:
             if self._mine(who) or not _person(who) or who.partstat == Partstat.DECLINED:
                 continue
             email = who.email.lower()
-            name = clean_line(who.name or "", 80) or None
-            if name and "@" in name:
-                name = None  # Outlook often puts the address itself in CN
+            # A calendar name that holds an address (Outlook puts the address itself in
+            # CN; a forged one could show another) is no name.
+            name = safe_display_name(who.name) or None
             if email not in found or (name and not found[email].name):
                 found[email] = Contact(email, name)
         if not found:
             for name, email in _addresses_in(description):
                 if email not in self.me.addresses and email not in found:
-                    found[email] = Contact(email, name)
-        return tuple(found.values())
+                    found[email] = Contact(email, safe_display_name(name) or None)
+        contacts = tuple(found.values())
+        if len(contacts) > MAX_RECIPIENTS:
+            log.warning(
+                "%s lists %d people; its drafts go to the first %d only",
+                clean_line(event.key, 120),
+                len(contacts),
+                MAX_RECIPIENTS,
+            )
+            contacts = contacts[:MAX_RECIPIENTS]
+        return contacts
+
+    def _role_and_company(
+        self, event: Event, summary: str, description: str, contacts: tuple[Contact, ...]
+    ) -> tuple[str | None, str | None]:
+        """`Role:`/`Company:` lines win, then the title, then the interviewers' mail domain."""
+        role = _field(description, "role", "position", "stelle", "poste", "puesto")
+        company = _field(description, "company", "employer", "unternehmen", "firma", "entreprise", "empresa")
+        domain_company, label = None, None
+        for contact in contacts:
+            named = company_from_domain(contact.domain)
+            if named:
+                domain_company, label = named, registered_domain(contact.domain)[0]
+                break
+        people = [n for c in contacts if c.name for n in _name_forms(c.name)]
+        people += [c.first_name for c in contacts if c.first_name]
+        if role is None or company is None:
+            title_role, title_company = read_title(
+                summary,
+                keywords=self._keywords,
+                me=self._my_names,
+                people=[p for p in people if p],
+                company_hint=label,
+            )
+            role = role or title_role
+            company = company or title_company
+        if company is None and domain_company is not None and label is not None:
+            # The domain names the company; the title, the description or a calendar
+            # name may spell it as people do ("Redwood Analytics" for redwoodanalytics).
+            names = " ".join(c.name or "" for c in contacts)
+            spelled = spelling_in(f"{summary}\n{description}\n{names}", label)
+            company = company_name(spelled) if spelled else domain_company
+        return self._without_me(role), self._without_me(company)
+
+    def _without_me(self, text: str | None) -> str | None:
+        """The user's own name never names a role or a company, even in a `Role:` line."""
+        if not text:
+            return None
+        for name in self._my_names:
+            if len(name) > 2:
+                text = re.sub(rf"(?i)(?<!\w){re.escape(name)}(?!\w)", " ", text)
+        text = " ".join(text.split()).strip(" -–—|:,;/()[]")
+        return text or None
+
+
+def _name_forms(name: str) -> list[str]:
+    """ "Maya Schneider" → the ways a title may write it: "Maya Schneider", "Schneider, Maya", "Maya"."""
+    words = clean_line(name, 80).replace(",", " ").split()
+    if not words:
+        return []
+    forms = [" ".join(words), words[0]]
+    if len(words) > 1:
+        forms += [f"{words[-1]} {' '.join(words[:-1])}", f"{words[0]} {words[-1]}", f"{words[0]} {words[-1][0]}."]
+    return forms
 
 
 def _person(who: Attendee) -> bool:
@@ -134,8 +215,7 @@ def _person(who: Attendee) -> bool:
     email = who.email.lower()
     if not _ADDRESS.match(email):
         return False
-    local, _, domain = email.rpartition("@")
-    return not domain.endswith(_SERVICE_DOMAINS) and not _SERVICE_LOCALS.match(local)
+    return not is_robot(email)
 
 
 _ANGLED = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+)\s*>")
@@ -183,7 +263,9 @@ def _phrases(words: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 def _notes(description: str) -> str | None:
-    match = re.search(r"^\s*notes?\s*:(.*)", description, re.IGNORECASE | re.MULTILINE | re.DOTALL)
+    match = re.search(
+        r"^\s*(?:notes?|notizen|notiz|remarques?|notas?)\s*:(.*)", description, re.IGNORECASE | re.MULTILINE | re.DOTALL
+    )
     if not match:
         return None
     notes = match.group(1).strip()
@@ -196,64 +278,3 @@ def _field(description: str, *names: str) -> str | None:
         if match and match.group(1).strip():
             return clean_line(match.group(1), 100)
     return None
-
-
-def _role_and_company(
-    summary: str, description: str, keywords: re.Pattern[str] | None, contacts: tuple[Contact, ...]
-) -> tuple[str | None, str | None]:
-    role = _field(description, "role", "position")
-    company = _field(description, "company", "employer")
-    domains = [c.domain for c in contacts if c.domain not in FREE_MAIL]
-    from_domain = _company_from_domain(domains[0]) if domains else None
-    if role is None or company is None:
-        guess_role, guess_company = _from_summary(summary, keywords, company or from_domain)
-        role = role or guess_role
-        company = company or guess_company
-    return role, company or from_domain
-
-
-def _from_summary(
-    summary: str, keywords: re.Pattern[str] | None, company_hint: str | None
-) -> tuple[str | None, str | None]:
-    def strip_keywords(text: str) -> str:
-        if keywords is not None:
-            text = keywords.sub(" ", text)
-        text = re.sub(r"(?i)\b(for|the|a|an|round|call|\d+(st|nd|rd|th)?)\b", " ", text)
-        return " ".join(text.replace("(", " ").replace(")", " ").split()).strip(" -–—:|,")
-
-    def plausible(text: str) -> str | None:
-        if not text or re.search(r"(?i)\bwith\b", text) or len(text) > 60:
-            return None
-        return text
-
-    match = re.match(r"(?i)^(.*?)\s+at\s+(.+)$", summary)
-    if match:
-        return plausible(strip_keywords(match.group(1))), plausible(strip_keywords(match.group(2)))
-    parts = _SEPARATORS.split(summary, maxsplit=1)
-    if len(parts) == 2:
-        left, right = parts
-        left_kw = bool(keywords and keywords.search(left))
-        right_kw = bool(keywords and keywords.search(right))
-        if right_kw and not left_kw:  # "Acme — Backend Engineer interview"
-            left, right = right, left
-        elif not left_kw or right_kw:
-            return None, None
-        # "Phone screen: Acme" or "Interview: Backend Engineer": the part beside the
-        # keyword is a company if it names the contacts' company, else a role.
-        label, other = plausible(strip_keywords(left)), plausible(strip_keywords(right))
-        if label is None and other is not None:
-            if company_hint and company_hint.lower() in other.lower():
-                return None, other
-            return other, None
-        return label, other
-    return None, None
-
-
-def _company_from_domain(domain: str) -> str:
-    labels = domain.split(".")
-    # acme.io → Acme; careers.acme.co.uk → Acme
-    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in {"co", "com", "org", "ac", "net"}:
-        name = labels[-3]
-    else:
-        name = labels[-2] if len(labels) >= 2 else labels[0]
-    return name.capitalize()

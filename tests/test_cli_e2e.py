@@ -252,7 +252,7 @@ def test_my_own_calendar_entry_counts(ics_cli: Cli) -> None:
     assert row["contacts"] == ["sam@globex.example"] and row["state"] == "drafted"
     _, draft = only_draft(ics_cli.home / "Mail")
     assert draft.get_body(("plain",)).get_content().startswith("Hi Sam,")
-    assert "the role at Globex" in draft.get_body(("plain",)).get_content()
+    assert "the position at Globex" in draft.get_body(("plain",)).get_content()
 
 
 def test_tentative_counts_and_keywords_in_the_description_count(ics_cli: Cli) -> None:

@@ -59,7 +59,7 @@ def test_default_drafts_read_like_a_person_wrote_them() -> None:
     plain = composer.compose(THANKS, interview(notes=None, role=None, company=None, contacts=(Contact("x@y.io"),)), NOW)
     assert plain["Subject"] == "Thank you for your time"
     assert plain.get_body(("plain",)).get_content().startswith("Hello,")
-    assert "about the role." in plain.get_body(("plain",)).get_content()
+    assert "about the position." in plain.get_body(("plain",)).get_content()
 
 
 def test_the_draft_says_yesterday_or_the_weekday() -> None:

@@ -13,6 +13,8 @@ from followupd.config import Detect, Me
 from followupd.detect import Detector
 from followupd.mailboxes.parse import message_info
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
+from followupd.notes import point_from
+from followupd.people import company_from_domain, is_robot, is_role_mailbox
 from followupd.replies import not_a_reply, reply_to_interview
 
 from maildir_user import mail
@@ -128,6 +130,73 @@ def test_notes_are_what_follows_the_notes_line() -> None:
 )
 def test_first_names(name: str | None, email: str, first: str | None) -> None:
     assert Contact(email, name).first_name == first
+
+
+@pytest.mark.parametrize(
+    ("notes", "point", "sentence"),
+    [
+        ("we talked about billing", "billing", False),
+        ("We discussed their move to event sourcing.", "their move to event sourcing", False),
+        ("The migration to Kubernetes", "the migration to Kubernetes", False),
+        ("- ask about on-call\n- their API design", "their API design", False),
+        ("How do they keep dbt models tested?", None, None),
+        ("TODO: send portfolio", None, None),
+        ("remember to mention the Kafka project", None, None),
+        ("I enjoyed hearing how your team ships weekly.", "I enjoyed hearing how your team ships weekly.", True),
+        ("She said they need Kafka experience.", None, None),
+        ("They are hiring three people.", None, None),
+        ("their data platform https://example.com/slides", "their data platform", False),
+    ],
+)
+def test_notes_become_a_topic_a_sentence_or_nothing(notes: str, point: str | None, sentence: bool | None) -> None:
+    found = point_from(notes)
+    assert (found.text if found else None) == point
+    if found is not None:
+        assert found.is_sentence is sentence
+
+
+@pytest.mark.parametrize(
+    ("email", "name", "robot", "role_mailbox"),
+    [
+        ("no-reply@hire.lever.co", "Lever", True, False),
+        ("notifications@calendly.com", None, True, False),
+        ("do-not-reply@acme.io", None, True, False),
+        ("scheduler@goodtime.io", None, True, True),
+        ("x@us.greenhouse-mail.io", None, True, False),
+        ("talent@acme.io", "Talent Acquisition", False, True),
+        ("jobs@acme.io", None, False, True),
+        ("jane.doe@acme.io", "Acme Recruiting", False, False),
+        ("ar@acme.io", "Acme Recruiting", False, True),
+        ("jane.doe@acme.io", "Jane Doe | Talent Acquisition", False, False),
+    ],
+)
+def test_robots_and_role_mailboxes(email: str, name: str | None, robot: bool, role_mailbox: bool) -> None:
+    assert is_robot(email) is robot
+    assert is_role_mailbox(Contact(email, name)) is role_mailbox
+
+
+@pytest.mark.parametrize(
+    ("domain", "company"),
+    [
+        ("sunbeam-health.com", "Sunbeam Health"),
+        ("mail.acme.co.uk", "Acme"),
+        ("careers.globex.com.au", "Globex"),
+        ("gmail.com", None),
+        ("hire.lever.co", None),
+    ],
+)
+def test_company_from_a_domain_is_written_as_people_write_it(domain: str, company: str | None) -> None:
+    assert company_from_domain(domain) == company
+
+
+def test_a_company_spelled_in_the_text_wins_over_the_domain() -> None:
+    e = event("Hiring manager call", "Redwood Analytics is hiring.", organizer=Attendee("tom@redwoodanalytics.com"))
+    assert detector.detect(e).interview.company == "Redwood Analytics"  # type: ignore[union-attr]
+
+
+def test_german_french_and_spanish_titles_are_interviews() -> None:
+    for title in ("Vorstellungsgespräch bei Acme", "Entretien chez Acme", "Entrevista con Acme", "Bewerbungsgespräch"):
+        assert detector.detect(event(title)).interview is not None, title
 
 
 # ---------------------------------------------------------------- replies
