@@ -15,7 +15,7 @@ from followupd.store import PassLock, Store
 
 
 def secret_store(config: Config) -> SecretStore:
-    return SecretStore(config.secrets.backend, config.state_dir)
+    return SecretStore.for_config(config)
 
 
 def build_engine(config: Config, store: Store, clock: Clock) -> Engine:

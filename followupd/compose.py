@@ -252,3 +252,12 @@ def sample_interview(now: datetime) -> Interview:
         role="Backend Engineer",
         notes="their move to event sourcing",
     )
+
+
+def render_for_reading(message: EmailMessage) -> str:
+    """A draft as a person reads it: the main headers, decoded, then the body."""
+    lines = [
+        f"{name}: {message[name]}" for name in ("From", "To", "Subject", "In-Reply-To", "Message-ID") if message[name]
+    ]
+    body = message.get_body(("plain",))
+    return "\n".join(lines) + "\n\n" + (body.get_content() if body is not None else "")  # type: ignore[union-attr]
