@@ -127,4 +127,3 @@ def unknown_converters() -> list[str]:
 
 def schema_text() -> str:
     return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
-

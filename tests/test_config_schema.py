@@ -94,7 +94,9 @@ BAD = {
 def test_schema_and_loader_refuse_the_same_mistakes(case: str) -> None:
     text = BASE + BAD[case]
     if case == "bad port":
-        text = BASE.replace('kind = "maildir"\npath = "/tmp/Mail"', 'kind = "imap"\nhost = "h"\nusername = "u"\nport = 0')
+        text = BASE.replace(
+            'kind = "maildir"\npath = "/tmp/Mail"', 'kind = "imap"\nhost = "h"\nusername = "u"\nport = 0'
+        )
     assert list(_validator().iter_errors(tomllib.loads(text))), "the schema accepted it"
     with pytest.raises(ConfigError):
         c.parse(text, Path("config.toml"))
