@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 from followupd.config import Config
 from followupd.errors import AuthError, FollowupdError
-from followupd.google import HINT, account_for, scopes_for
+from followupd.google import HINT, account_for, check_endpoint, scopes_for
 from followupd.google.credentials import Grant, GrantFormatError, save
 from followupd.secrets import SecretStore
 
@@ -53,6 +53,7 @@ def main(config: Config, args: argparse.Namespace, show: Callable[[str], None]) 
             f"{config.path}: neither [calendar] kind nor [mailbox] kind is a Google one "
             '("google", "gmail"), so there is nothing to sign in to'
         )
+    check_endpoint(config)
     account = account_for(config)
     if args.import_file:
         grant = _import(Path(args.import_file).expanduser(), scopes)
