@@ -164,9 +164,6 @@ def setup_logging(verbose: bool, debug: bool, default: int) -> None:
     if not debug:
         for noisy in ("googleapiclient", "google", "urllib3", "caldav", "imapclient", "apscheduler"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-        # googleapiclient warns about every 403/429 it sees, even with its own retries off;
-        # we retry ourselves and say once what went wrong, so its chatter only repeats us.
-        logging.getLogger("googleapiclient.http").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

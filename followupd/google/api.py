@@ -71,6 +71,11 @@ class GoogleApi:
         timeout: float | None = None,
     ) -> None:
         check_endpoint(config)
+        # googleapiclient warns about every 403/429 it sees, even with its own retries off;
+        # we retry ourselves and say once what went wrong, so its chatter only repeats us.
+        # Set when a client is made (not at import, which must have no side effects), so
+        # embedders that configure logging themselves get the same quiet journal.
+        logging.getLogger("googleapiclient.http").setLevel(logging.ERROR)
         self.account = account_for(config)
         self.scopes = scopes_for(config)
         self.endpoint = config.google.endpoint.rstrip("/") if config.google.endpoint else None
