@@ -174,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(args.verbose, args.debug, logging.INFO if args.command in ("run",) else logging.WARNING)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, so a reader that left is noticed inside the try
+        return code
     except FollowupdError as exc:
         if args.debug:
             log.exception("error")

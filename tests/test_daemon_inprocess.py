@@ -210,3 +210,19 @@ def test_a_pass_past_its_deadline_ends_at_a_transaction_and_the_next_pass_drafts
     assert "the overrunning pass stopped between two transactions; a new pass starts now" in caplog.text
     # Recording the first write was refused; the next pass found the draft by its Message-ID.
     assert len(list((maildir / ".Drafts" / "cur").iterdir())) == 1
+
+
+def test_due_jobs_are_derived_from_planned_follow_ups_only() -> None:
+    from followupd.daemon_jobs import due_jobs
+    from followupd.model import State
+    from followupd.store import FollowUp
+
+    now = datetime(2026, 11, 5, 12, tzinfo=UTC)
+    later, earlier = now + timedelta(hours=3), now - timedelta(hours=1)
+    followups = [
+        FollowUp("a", "thank-you", 0, State.PLANNED, due_at=later),
+        FollowUp("b", "thank-you", 0, State.PLANNED, due_at=earlier),  # due already: the pass drafts it
+        FollowUp("c", "thank-you", 0, State.DRAFTED, due_at=later),
+        FollowUp("d", "check-in", 1, State.PLANNED, due_at=None),
+    ]
+    assert due_jobs(followups, now) == {"due a thank-you": later}
