@@ -158,6 +158,7 @@ class PassRunner:
         assert self._engine is not None and self.store is not None
         log.debug("pass (%s)", ", ".join(sorted(set(reasons))))
         self.reasons = sorted(set(reasons))
+        self.store.overran.clear()  # a pass that overran but ended on its own left it set
         self.started = time.monotonic()
         try:
             with PassLock(config.state_dir):
