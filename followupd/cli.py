@@ -348,7 +348,7 @@ def _private_dir(directory: Path) -> None:
     """Create `directory` 0700 (and missing parents), or leave an existing one as the user made it."""
     if directory.is_dir():
         return
-    directory.parent.mkdir(parents=True, exist_ok=True)
+    _private_dir(directory.parent)  # a missing ~/.config too, as the XDG spec asks (0700)
     directory.mkdir(mode=0o700)
     directory.chmod(0o700)  # mkdir's mode is filtered by the umask; chmod's is not
 

@@ -56,6 +56,7 @@ def test_init_under_umask_zero_makes_a_private_config(home: Path) -> None:
     directory = cli.config.parent
     # Another local user must not be able to edit password_command or [notify] command.
     assert _mode(directory) == 0o700
+    assert _mode(directory.parent) == 0o700  # ~/.config did not exist either
     assert _mode(cli.config) == 0o600
     assert _mode(directory / "templates") == 0o700
     templates = list((directory / "templates").iterdir())
