@@ -15,7 +15,7 @@ from followupd.store import PassLock, Store
 
 
 def secret_store(config: Config) -> SecretStore:
-    return SecretStore(config.secrets.backend, config.state_dir)
+    return SecretStore.for_config(config)
 
 
 def build_engine(config: Config, store: Store, clock: Clock) -> Engine:
@@ -30,11 +30,10 @@ def build_engine(config: Config, store: Store, clock: Clock) -> Engine:
 
 
 @contextlib.contextmanager
-def opened(config: Config, clock: Clock, *, lock: bool = True) -> Iterator[tuple[Store, Engine]]:
+def opened(config: Config, clock: Clock) -> Iterator[tuple[Store, Engine]]:
     """The store (under the pass lock) and an engine for it; both closed on exit."""
     pass_lock = PassLock(config.state_dir)
-    if lock:
-        pass_lock.acquire()
+    pass_lock.acquire()
     try:
         store = Store.open(config.state_dir, clock.now())
         engine = build_engine(config, store, clock)

@@ -13,23 +13,45 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from followupd import __version__
 from followupd.errors import EXIT_ERROR, EXIT_OK, EXIT_USAGE, FollowupdError
+from followupd.printable import printable, printable_json
 
 log = logging.getLogger("followupd")
 
 EXIT_CODES = """exit codes:
   0   success
   1   an error (a message says what and where)
-  2   wrong usage
+  2   wrong usage (an unknown option, an unreadable --now)
   75  a server or the network is down; it will work again later
-  77  credentials were refused: run `followupd auth …`
+  77  credentials were refused or cannot be read (the keyring is locked or
+      missing): run `followupd auth …` or fix [secrets]
   78  the config file or a template is invalid"""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), not the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _instant(text: str) -> str:
+    """--now: checked while parsing, so a bad value is a usage error (exit 2)."""
+    from followupd.clock import parse_instant
+
+    try:
+        parse_instant(text)
+    except ValueError as exc:
+        detail = str(exc) if "UTC offset" in str(exc) else f"{text!r} is not an ISO 8601 instant"
+        raise argparse.ArgumentTypeError(f"{detail}; write e.g. 2026-11-25T15:00:00+00:00") from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="followupd",
         description="Drafts a thank-you and a check-in after each job interview in your calendar. "
         "It only ever writes drafts: you read, edit and send them yourself.",
@@ -44,42 +66,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     parser.add_argument("--version", action="version", version=f"followupd {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run as a daemon, or one pass with --once")
     run.add_argument("--once", action="store_true", help="run one pass and exit")
     run.add_argument(
-        "--now", metavar="ISO8601", help="with --once: act as if it were this instant (e.g. 2026-11-25T15:00:00+00:00)"
+        "--now",
+        type=_instant,
+        metavar="ISO8601",
+        help="with --once: act as if it were this instant (e.g. 2026-11-25T15:00:00+00:00)",
     )
 
     status = sub.add_parser("status", help="show interviews, their follow-ups and any problem")
     status.add_argument("--json", action="store_true", help="a JSON array, one object per (interview, step)")
 
     sub.add_parser("check", help="validate the config file and the templates")
+    sub.add_parser("config-schema", help="print the JSON schema of config.toml (for editors such as Taplo)")
     init = sub.add_parser("init", help="write a starter config and the default templates (never overwrites)")
     init.add_argument("--force-templates", action="store_true", help=argparse.SUPPRESS)
 
     preview = sub.add_parser("preview", help="print the draft for an interview without touching the mailbox")
     preview.add_argument("uid", help="the interview's uid (see `followupd status`)")
     preview.add_argument("--step", help="which step (default: the first)")
-    preview.add_argument("--now", metavar="ISO8601", help="render as if it were this instant")
+    preview.add_argument("--now", type=_instant, metavar="ISO8601", help="render as if it were this instant")
 
     skip = sub.add_parser("skip", help="stop following up on one interview")
     skip.add_argument("uid")
     skip.add_argument("--undo", action="store_true", help="follow up on it again")
-    skip.add_argument("--now", metavar="ISO8601", help="re-plan as if it were this instant")
+    skip.add_argument("--now", type=_instant, metavar="ISO8601", help="re-plan as if it were this instant")
 
     demo = sub.add_parser("demo", help="run the whole pipeline on a sample calendar and a temporary Maildir")
     demo.add_argument("--keep", metavar="DIR", help="build the demo in DIR and keep it")
 
     auth = sub.add_parser("auth", help="sign in to Google, or store an IMAP/CalDAV password")
-    auth_sub = auth.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    auth_sub = auth.add_subparsers(dest="service", metavar="SERVICE", required=True, parser_class=_Parser)
     google = auth_sub.add_parser("google", help="sign in with Google (Calendar and Gmail)")
     google.add_argument("--client-secrets", metavar="FILE", help="the OAuth client JSON downloaded from Google Cloud")
     google.add_argument(
         "--no-browser", action="store_true", help="print the sign-in URL instead of opening a browser (for SSH)"
     )
     google.add_argument("--port", type=int, default=0, help="loopback port for the redirect (default: any free one)")
+    google.add_argument(
+        "--timeout", type=float, default=300.0, metavar="SECONDS", help="how long to wait for the redirect (300)"
+    )
     google.add_argument(
         "--import",
         dest="import_file",
@@ -91,7 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _JournalFormatter(logging.Formatter):
+class _SafeFormatter(logging.Formatter):
+    """Writes control characters from calendar and mail text (a UID with ESC [ 2 J, a
+    title with a bidi override) as escapes: a log line never drives the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+class _JournalFormatter(_SafeFormatter):
     """Prefixes each line with its syslog priority (`<4>` for a warning), which journald
     reads (SyslogLevelPrefix=), so `journalctl -p warning` finds our warnings."""
 
@@ -122,8 +159,8 @@ def setup_logging(verbose: bool, debug: bool, default: int) -> None:
     else:
         fmt = "%(asctime)s %(levelname)s %(message)s"
     logging.basicConfig(level=level, format=fmt, datefmt="%Y-%m-%d %H:%M:%S", stream=sys.stderr, force=True)
-    if _stderr_is_journal():
-        logging.getLogger().handlers[0].setFormatter(_JournalFormatter(fmt))
+    formatter = _JournalFormatter(fmt) if _stderr_is_journal() else _SafeFormatter(fmt, "%Y-%m-%d %H:%M:%S")
+    logging.getLogger().handlers[0].setFormatter(formatter)
     if not debug:
         for noisy in ("googleapiclient", "google", "urllib3", "caldav", "imapclient", "apscheduler"):
             logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
@@ -137,23 +174,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     setup_logging(args.verbose, args.debug, logging.INFO if args.command in ("run",) else logging.WARNING)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, so a reader that left is noticed inside the try
+        return code
     except FollowupdError as exc:
         if args.debug:
             log.exception("error")
-        print(f"followupd: {exc}", file=sys.stderr)
+        _say(f"followupd: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`followupd status | head -1`): what it wanted, it has.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
         if args.debug:
             raise
-        print(
+        _say(
             f"followupd: unexpected {type(exc).__name__}: {exc}\n"
-            "This is a bug; run again with --debug and report the traceback.",
-            file=sys.stderr,
+            "This is a bug; run again with --debug and report the traceback."
         )
         return EXIT_ERROR
+
+
+def _say(text: str) -> None:
+    """A message for the user on stderr, escaped like the log (it may quote an event)."""
+    print(printable(text), file=sys.stderr)
+
+
+def _out(text: str) -> None:
+    """Output on stdout; calendar text in it cannot drive the terminal."""
+    print(printable(text))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -164,6 +218,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_demo(Path(args.keep) if args.keep else None)
     if command == "init":
         return _init(args)
+    if command == "config-schema":
+        from followupd.config_schema import schema_text
+
+        sys.stdout.write(schema_text())
+        return EXIT_OK
     from followupd import config as config_module
 
     path = config_module.find_config(args.config)
@@ -181,7 +240,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "auth":
         from followupd import auth
 
-        return auth.main(config, args)
+        _out(auth.main(config, args, _out))
+        return EXIT_OK
     raise AssertionError(command)
 
 
@@ -190,10 +250,7 @@ def _clock(now: str | None):  # type: ignore[no-untyped-def]
 
     if now is None:
         return SystemClock()
-    try:
-        return FixedClock(parse_instant(now))
-    except ValueError as exc:
-        raise FollowupdError(f"--now: {exc}") from None
+    return FixedClock(parse_instant(now))  # checked by argparse already (_instant)
 
 
 def _run(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
@@ -206,6 +263,7 @@ def _run(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-de
         return run_daemon(config)
     from followupd.app import opened
     from followupd.notify import Notifier
+    from followupd.printable import printable_fields
 
     notify = Notifier(config.notify.command)
     with opened(config, clock) as (_store, engine):
@@ -213,7 +271,7 @@ def _run(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-de
     for message in report.repeated:  # the daemon logs an outage once; a one-off run always says why
         log.warning("still failing: %s", message)
     for notice in report.notices:
-        notify(notice)
+        notify(printable_fields(notice))  # a NUL or an escape in a UID must not reach the environment
     return report.exit_code
 
 
@@ -232,9 +290,9 @@ def _status(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
     store = Store.open(config.state_dir, SystemClock().now(), readonly=True)
     try:
         if args.json:
-            print(json.dumps(status.rows(store, zone), indent=2, ensure_ascii=False))
+            print(printable_json(json.dumps(status.rows(store, zone), indent=2, ensure_ascii=False)))
         else:
-            print(status.table(store, zone, SystemClock().now()))
+            _out(status.table(store, zone, SystemClock().now()))
     finally:
         store.close()
     return EXIT_OK
@@ -265,29 +323,54 @@ def _init(args: argparse.Namespace) -> int:
 
     path = config_module.find_config(args.config)
     written, kept = [], []
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # The config names commands that run through /bin/sh (password_command, [notify]
+    # command): nobody else may write it, whatever the umask (it may be 000).
+    _private_dir(path.parent)
     example = resources.files("followupd").joinpath("data/config.example.toml").read_text(encoding="utf-8")
-    if path.exists():
-        kept.append(path)
-    else:
-        path.write_text(example, encoding="utf-8")
+    if _write_private(path, example):
         written.append(path)
+    else:
+        kept.append(path)
     templates = path.parent / "templates"
-    templates.mkdir(exist_ok=True)
+    _private_dir(templates)
     for item in resources.files("followupd").joinpath("templates").iterdir():
         if item.name.endswith(".j2"):
             target = templates / item.name
-            if target.exists():
-                kept.append(target)
-            else:
-                target.write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
+            if _write_private(target, item.read_text(encoding="utf-8")):
                 written.append(target)
+            else:
+                kept.append(target)
     for p in written:
-        print(f"wrote {p}")
+        _out(f"wrote {p}")
     for p in kept:
-        print(f"kept  {p} (already there)")
-    print(f"\nNext: edit {path} ([me], [calendar], [mailbox]), then run `followupd check`.")
+        _out(f"kept  {p} (already there)")
+    _out(f"\nNext: edit {path} ([me], [calendar], [mailbox]), then run `followupd check`.")
     return EXIT_OK
+
+
+def _private_dir(directory: Path) -> None:
+    """Create `directory` 0700 (and missing parents), or leave an existing one as the user made it."""
+    if directory.is_dir():
+        return
+    _private_dir(directory.parent)  # a missing ~/.config too, as the XDG spec asks (0700)
+    directory.mkdir(mode=0o700)
+    directory.chmod(0o700)  # mkdir's mode is filtered by the umask; chmod's is not
+
+
+def _write_private(path: Path, text: str) -> bool:
+    """Write a new 0600 file; False (and nothing written) if it exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return True
 
 
 def _find_interview(config, store, uid: str, clock):  # type: ignore[no-untyped-def]
@@ -316,7 +399,7 @@ def _find_interview(config, store, uid: str, clock):  # type: ignore[no-untyped-
 
 
 def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from followupd.compose import Composer
+    from followupd.compose import Composer, render_for_reading
     from followupd.store import Store
 
     clock = _clock(args.now)
@@ -336,9 +419,9 @@ def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untype
     at, when = _preview_time(config, interview, step, followup, args.now is not None, clock.now())
     composer = Composer(config.me, config.me.timezone, config.templates_dir)
     message = composer.compose(step, interview, at)
-    print(f"{step.name} for {interview.uid}: {when}")
-    print(f"(as it will read when it is drafted, {_local(at, config.me.timezone)})\n")
-    print(render_for_reading(message))
+    _out(f"{step.name} for {interview.uid}: {when}")
+    _out(f"(as it will read when it is drafted, {_local(at, config.me.timezone)})\n")
+    _out(render_for_reading(message))
     return EXIT_OK
 
 
@@ -368,15 +451,6 @@ def _preview_time(config, interview, step, followup, explicit: bool, now):  # ty
     return at, f"{state}; its due time is not known yet, shown as of {_local(at, zone)}"
 
 
-def render_for_reading(message) -> str:  # type: ignore[no-untyped-def]
-    """A draft as a person reads it: the main headers, decoded, then the body."""
-    lines = [
-        f"{name}: {message[name]}" for name in ("From", "To", "Subject", "In-Reply-To", "Message-ID") if message[name]
-    ]
-    body = message.get_body(("plain",))
-    return "\n".join(lines) + "\n\n" + (body.get_content() if body is not None else "")
-
-
 def _skip(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from followupd.app import opened
 
@@ -386,7 +460,7 @@ def _skip(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-d
             raise FollowupdError(f"no interview with uid {args.uid!r}; `followupd status` lists them")
         store.set_skipped(args.uid, not args.undo, clock.now())
         engine.replan()
-    print(f"{'following up on' if args.undo else 'skipping'} {args.uid}")
+    _out(f"{'following up on' if args.undo else 'skipping'} {args.uid}")
     return EXIT_OK
 
 

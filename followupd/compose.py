@@ -347,3 +347,12 @@ def sample_interviews(now: datetime) -> list[tuple[str, Interview]]:
         ("a note written as a sentence", replace(base, notes="I enjoyed hearing how your team ships weekly.")),
         ("nothing but an address", replace(base, contacts=nameless[1:], role=None, company=None, notes=None)),
     ]
+
+
+def render_for_reading(message: EmailMessage) -> str:
+    """A draft as a person reads it: the main headers, decoded, then the body."""
+    lines = [
+        f"{name}: {message[name]}" for name in ("From", "To", "Subject", "In-Reply-To", "Message-ID") if message[name]
+    ]
+    body = message.get_body(("plain",))
+    return "\n".join(lines) + "\n\n" + (body.get_content() if body is not None else "")  # type: ignore[union-attr]

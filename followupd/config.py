@@ -358,6 +358,7 @@ class State:
 @dataclass(frozen=True, kw_only=True)
 class Daemon:
     poll: timedelta = _conv(_poll, timedelta(minutes=5))
+    pass_timeout: timedelta = _conv(parse_duration, timedelta(minutes=10))  # "0s": no limit
 
 
 @dataclass(frozen=True, kw_only=True)

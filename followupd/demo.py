@@ -19,8 +19,8 @@ from pathlib import Path
 from followupd import config as config_module
 from followupd import status
 from followupd.app import build_engine
-from followupd.cli import render_for_reading
 from followupd.clock import FixedClock
+from followupd.compose import render_for_reading
 from followupd.store import Store
 
 CONFIG = """\

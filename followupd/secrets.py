@@ -1,70 +1,85 @@
-"""Where passwords and OAuth tokens live: the system keyring, or a 0600 file.
+"""Where passwords and OAuth tokens live: the system keyring, a 0600 file, or a command.
 
-Never in the TOML, never in logs, never in the state database. The file backend
-exists for headless machines (a system service has no desktop keyring); it is
-chosen explicitly with `[secrets] backend = "file"`, never as a silent fallback.
+Never in the TOML, never in logs, never in the state database. Each place is a
+`SecretBackend`; `SecretStore` is the one the config chose. The file backend exists
+for headless machines (a system service has no desktop keyring); it is chosen
+explicitly with `[secrets] backend = "file"`, never as a silent fallback. A
+`password_command` is a read-only backend of its own (`CommandSecret`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
-import sys
 import tempfile
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from followupd.errors import EXIT_OK, AuthError, ConfigError, FollowupdError, Problem
+from followupd.errors import AuthError, ConfigError, FollowupdError, Problem
+
+if TYPE_CHECKING:
+    from followupd.config import Config
+
+log = logging.getLogger(__name__)
 
 SERVICE = "followupd"
 
 
-class SecretStore:
-    def __init__(self, backend: str, state_dir: Path) -> None:
-        self.backend = backend
-        self.file = state_dir / "secrets.json"
+class SecretBackend(ABC):
+    """One place secrets are kept, addressed by (`kind`, `account`), e.g. ("imap", "ada@example.org")."""
+
+    @abstractmethod
+    def get(self, kind: str, account: str) -> str | None:
+        """The stored secret, or None when there is none. Raises FollowupdError when the
+        place itself cannot be used."""
+
+    @abstractmethod
+    def set(self, kind: str, account: str, secret: str) -> None:
+        """Store (or replace) a secret."""
+
+    @abstractmethod
+    def delete(self, kind: str, account: str) -> None:
+        """Forget a secret; nothing happens when there is none."""
+
+    @abstractmethod
+    def where(self) -> str:
+        """Where the secrets are, for messages ("the system keyring", a path)."""
+
+
+class KeyringBackend(SecretBackend):
+    """The system keyring through `keyring`; refuses a keyring that only fell back to plain text."""
 
     def get(self, kind: str, account: str) -> str | None:
-        """The secret stored for (`kind`, `account`), e.g. ("imap", "ada@example.org")."""
-        if self.backend == "file":
-            return self._read_file().get(f"{kind}:{account}")
         keyring = self._keyring()
         try:
-            return keyring.get_password(f"{SERVICE}:{kind}", account)
+            return keyring.get_password(f"{SERVICE}:{kind}", account)  # type: ignore[no-any-return]
         except keyring.errors.KeyringError as exc:
-            raise self._no_keyring(exc) from None
+            raise NoKeyring(exc) from None
 
     def set(self, kind: str, account: str, secret: str) -> None:
-        if self.backend == "file":
-            data = self._read_file()
-            data[f"{kind}:{account}"] = secret
-            self._write_file(data)
-            return
         keyring = self._keyring()
         try:
             keyring.set_password(f"{SERVICE}:{kind}", account, secret)
         except keyring.errors.KeyringError as exc:
-            raise self._no_keyring(exc) from None
+            raise NoKeyring(exc) from None
 
     def delete(self, kind: str, account: str) -> None:
-        if self.backend == "file":
-            data = self._read_file()
-            if data.pop(f"{kind}:{account}", None) is not None:
-                self._write_file(data)
-            return
         keyring = self._keyring()
         try:
             keyring.delete_password(f"{SERVICE}:{kind}", account)
         except keyring.errors.PasswordDeleteError:
             pass
         except keyring.errors.KeyringError as exc:
-            raise self._no_keyring(exc) from None
+            raise NoKeyring(exc) from None
 
     def where(self) -> str:
-        return str(self.file) if self.backend == "file" else "the system keyring"
+        return "the system keyring"
 
-    def _keyring(self):  # type: ignore[no-untyped-def]
+    @staticmethod
+    def _keyring() -> Any:
         import keyring
         import keyring.core
         import keyring.errors
@@ -75,7 +90,7 @@ class SecretStore:
         if keyring.core.load_env() is None and keyring.core.load_config() is None:
             backend = keyring.get_keyring()
             if _unsafe(backend):
-                raise self._no_keyring(
+                raise NoKeyring(
                     keyring.errors.NoKeyringError(
                         f"the only one available, {type(backend).__module__}.{type(backend).__name__}, "
                         "stores secrets unencrypted or not at all"
@@ -83,21 +98,44 @@ class SecretStore:
                 )
         return keyring
 
-    @staticmethod
-    def _no_keyring(exc: Exception) -> ConfigError:
-        return ConfigError(
-            "secrets",
-            [
-                Problem(
-                    "secrets.backend",
-                    f"the system keyring is not usable here ({type(exc).__name__}: {exc}). On a machine "
-                    'without a desktop session set backend = "file" to keep secrets in a 0600 file '
-                    "in the state directory",
-                )
-            ],
+
+class NoKeyring(AuthError):
+    """The keyring cannot be used. Not a config error (exit 78, which systemd does not
+    restart): a locked or not yet started keyring (a desktop session logging in after
+    the user service started) heals by itself, and the remedy is about credentials, so
+    it is an AuthError (exit 77): the daemon shows "re-authorise" and keeps trying."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(
+            f"the system keyring is not usable here ({type(exc).__name__}: {exc})",
+            hint='unlock the keyring, or on a machine without a desktop session set [secrets] backend = "file" '
+            "to keep secrets in a 0600 file in the state directory",
         )
 
-    def _read_file(self) -> dict[str, str]:
+
+class FileBackend(SecretBackend):
+    """A JSON object in a 0600 file, replaced atomically on every change."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.file = state_dir / "secrets.json"
+
+    def get(self, kind: str, account: str) -> str | None:
+        return self._read().get(f"{kind}:{account}")
+
+    def set(self, kind: str, account: str, secret: str) -> None:
+        data = self._read()
+        data[f"{kind}:{account}"] = secret
+        self._write(data)
+
+    def delete(self, kind: str, account: str) -> None:
+        data = self._read()
+        if data.pop(f"{kind}:{account}", None) is not None:
+            self._write(data)
+
+    def where(self) -> str:
+        return str(self.file)
+
+    def _read(self) -> dict[str, str]:
         try:
             data = json.loads(self.file.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -106,7 +144,7 @@ class SecretStore:
             raise ConfigError(str(self.file), [Problem("", f"cannot read the secrets file: {exc}")]) from None
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
-    def _write_file(self, data: dict[str, str]) -> None:
+    def _write(self, data: dict[str, str]) -> None:
         directory = self.file.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         directory.chmod(0o700)
@@ -123,6 +161,52 @@ class SecretStore:
             raise
 
 
+class CommandSecret(SecretBackend):
+    """`password_command`: the secret is the first line the command prints. Read-only."""
+
+    def __init__(self, command: str, section: str, timeout: float = 60) -> None:
+        self.command = command
+        self.section = section
+        self.timeout = timeout
+
+    def get(self, kind: str, account: str) -> str | None:
+        return run_password_command(self.command, self.section, self.timeout)
+
+    def set(self, kind: str, account: str, secret: str) -> None:
+        raise FollowupdError(f"{self.section}.password_command provides the password; nothing to store")
+
+    def delete(self, kind: str, account: str) -> None:
+        return None
+
+    def where(self) -> str:
+        return f"{self.section}.password_command"
+
+
+class SecretStore(SecretBackend):
+    """The backend `[secrets] backend` names ("keyring" or "file")."""
+
+    def __init__(self, backend: str, state_dir: Path) -> None:
+        self.backend = backend
+        self.file = state_dir / "secrets.json"
+        self._impl: SecretBackend = FileBackend(state_dir) if backend == "file" else KeyringBackend()
+
+    @classmethod
+    def for_config(cls, config: Config) -> SecretStore:
+        return cls(config.secrets.backend, config.state_dir)
+
+    def get(self, kind: str, account: str) -> str | None:
+        return self._impl.get(kind, account)
+
+    def set(self, kind: str, account: str, secret: str) -> None:
+        self._impl.set(kind, account, secret)
+
+    def delete(self, kind: str, account: str) -> None:
+        self._impl.delete(kind, account)
+
+    def where(self) -> str:
+        return self._impl.where()
+
+
 def _unsafe(backend: object) -> bool:
     inner = getattr(backend, "backends", None)
     if inner is not None:  # keyring's chainer: unsafe if every backend in it is
@@ -134,7 +218,9 @@ def _unsafe(backend: object) -> bool:
 def run_password_command(command: str, where: str, timeout: float = 60) -> str:
     """Run `password_command` with /bin/sh and return its first output line, without the newline.
 
-    The command's output never appears in an error message; its stderr does, trimmed.
+    Neither its output nor its stderr appears in an error message: a command that
+    fails may well have printed the password to stderr (`echo "$PW" >&2; false`), and
+    errors reach the log and the state database. Its stderr is logged at debug level.
     """
     try:
         result = subprocess.run(
@@ -150,9 +236,11 @@ def run_password_command(command: str, where: str, timeout: float = 60) -> str:
         ) from None
     if result.returncode != 0:
         err = result.stderr.decode(errors="replace").strip().splitlines()
-        detail = f": {err[-1][:200]}" if err else ""
+        if err:
+            log.debug("%s.password_command said on stderr: %s", where, err[-1][:200])
         raise AuthError(
-            f"{where}.password_command exited with status {result.returncode}{detail}",
+            f"{where}.password_command exited with status {result.returncode}"
+            + (" (run with --debug to see its stderr)" if err else ""),
             hint=f"fix {where}.password_command",
         )
     lines = result.stdout.decode(errors="replace").splitlines()
@@ -161,28 +249,14 @@ def run_password_command(command: str, where: str, timeout: float = 60) -> str:
     return lines[0]
 
 
-def read_password(prompt: str) -> str:
-    """For `followupd auth imap|caldav`: ask without echo on a terminal, or read one
-    line from stdin when it is piped (`pass show mail | followupd auth imap`).
-
-    getpass alone would not do: it prefers /dev/tty even when stdin is a pipe.
-    """
-    import getpass
-
-    if sys.stdin is not None and sys.stdin.isatty():
-        secret = getpass.getpass(prompt)
-    else:
-        secret = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
-    if not secret:
-        raise FollowupdError("no password given; nothing stored")
-    return secret
+def source_for(store: SecretBackend, section: str, password_command: str | None) -> SecretBackend:
+    """Where a password comes from: `password_command` when set, else the store."""
+    return CommandSecret(password_command, section) if password_command else store
 
 
-def password_for(store: SecretStore, kind: str, section: str, username: str, password_command: str | None) -> str:
+def password_for(store: SecretBackend, kind: str, section: str, username: str, password_command: str | None) -> str:
     """The password from `password_command`, else the one `followupd auth KIND` stored."""
-    if password_command:
-        return run_password_command(password_command, section)
-    secret = store.get(kind, username)
+    secret = source_for(store, section, password_command).get(kind, username)
     if not secret:
         label = "IMAP" if kind == "imap" else "CalDAV"
         raise AuthError(
@@ -191,27 +265,8 @@ def password_for(store: SecretStore, kind: str, section: str, username: str, pas
     return secret
 
 
-def sign_in_with_password(
-    store: SecretStore,
-    kind: str,
-    section: str,
-    username: str,
-    server: str,
-    password_command: str | None,
-    login: Callable[[str], str],
-) -> int:
-    """`followupd auth imap|caldav`: get the password (password_command, else a prompt),
-    prove it with `login(password)` (which returns a detail to show, and raises AuthError
-    when refused), then store it — unless password_command provides it anyway."""
-    if password_command:
-        secret = run_password_command(password_command, section)
-    else:
-        secret = read_password(f"{kind.upper() if kind == 'imap' else 'CalDAV'} password for {username} at {server}: ")
-    detail = login(secret)
-    detail = f" ({detail})" if detail else ""
-    if password_command:
-        print(f"Logged in to {server} as {username}{detail} with {section}.password_command; nothing to store.")
-    else:
-        store.set(kind, username, secret)
-        print(f"Logged in to {server} as {username}{detail}; the password is stored in {store.where()}.")
-    return EXIT_OK
+def sign_in_with_password(*_args: object, **_kwargs: object) -> int:
+    """Dead: `followupd auth imap|caldav` now lives in followupd/auth.py (the CLI side).
+    Kept only so calendars/caldav.py, which still imports it for its own unused
+    `auth_main`, keeps importing; remove both together."""
+    raise FollowupdError("internal: use followupd.auth")  # pragma: no cover

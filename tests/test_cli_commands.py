@@ -205,7 +205,43 @@ def test_state_is_private(ics_cli: Cli) -> None:
 
 def test_now_must_have_an_offset(ics_cli: Cli) -> None:
     result = ics_cli("run", "--once", "--now", "2026-11-05T15:00", check=False)
-    assert result.returncode == 1 and "has no UTC offset" in result.stderr
+    assert result.returncode == 2 and "has no UTC offset" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("run", "--once", "--now", "tomorrow"), "'tomorrow' is not an ISO 8601 instant"),
+        (("preview", "a", "--now", "2026-13-01T00:00:00Z"), "is not an ISO 8601 instant"),
+        (("status", "--jsn"), "unrecognized arguments: --jsn"),
+        (("--no-such-option", "status"), "unrecognized arguments: --no-such-option"),
+        (("frobnicate",), "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(ics_cli: Cli, args: tuple[str, ...], expected: str) -> None:
+    result = ics_cli(*args, check=False)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Invalid isoformat" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_status_into_a_closed_pipe_is_not_a_bug(ics_cli: Cli) -> None:
+    (ics_cli.home / "calendar.ics").write_text(calendar(vevent("a", START, END)))
+    ics_cli.run(DUE.isoformat())
+    # `followupd status | head -1`, made certain: the reader is gone before we write.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "followupd", "--config", str(ics_cli.config), "status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ics_cli.env(),
+        cwd=ics_cli.home,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(60) == 0, err
+    assert err == ""
 
 
 def test_demo_runs_the_whole_loop(home: Path) -> None:

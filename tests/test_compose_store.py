@@ -11,13 +11,14 @@ from email.policy import default
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followupd.compose import Composer, message_id
 from followupd.config import Me, ResolvedStep
 from followupd.model import Contact, Interview, State
-from followupd.store import MIGRATIONS, FollowUp, PassLock, Store
+from followupd.store import MIGRATIONS, FollowUp, PassLock, Store, StoreError
 
 ME = Me(name="Ada Lovelace", email="ada@example.org", timezone=ZoneInfo("Europe/London"))
 NOW = datetime(2026, 11, 5, 15, tzinfo=UTC)
@@ -122,12 +123,8 @@ def test_store_from_a_newer_version_is_refused_not_damaged(tmp_path: Path) -> No
     with db:
         db.execute("UPDATE schema_version SET version = 99")
     db.close()
-    try:
+    with pytest.raises(StoreError, match="newer followupd"):
         Store.open(tmp_path, NOW)
-    except Exception as exc:  # noqa: BLE001
-        assert "newer followupd" in str(exc)
-    else:
-        raise AssertionError("opened a newer store")
 
 
 def test_every_state_change_is_recorded(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from followupd.errors import EXIT_CONFIG, EXIT_ERROR
+from followupd.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_TEMPFAIL
 
 from conftest import Cli, round_the_clock, write_config
 from ics import calendar, vevent
@@ -182,8 +183,10 @@ def test_speaks_sd_notify_and_refuses_a_second_daemon(
     try:
         daemon = start(cli, env={"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "2000000"})
         ready = _messages(sock, "READY")[-1]
-        assert ready["READY"] == "1"
-        assert ready["STATUS"].startswith("1 interview tracked · next draft ")
+        # Ready as soon as it serves: the first pass is news, not a condition of starting.
+        assert ready == {"READY": "1", "STATUS": "first pass: reading the calendar and the mailbox"}
+        after = _messages(sock, "STATUS")[-1]
+        assert after["STATUS"].startswith("1 interview tracked · next draft ")
         assert _messages(sock, "WATCHDOG")[-1] == {"WATCHDOG": "1"}
 
         second = cli("run", check=False, timeout=30)
@@ -259,3 +262,80 @@ def test_logs_carry_journal_priorities_when_stderr_is_the_journal(home: Path, ma
     lines = log.read_text().splitlines()
     assert "<6>INFO found interview Acme interview, Tue 24 Nov 14:00 with jane.doe@acme.io" in lines
     assert all(re.match(r"<[0-7]>[A-Z]+ ", line) for line in lines), lines
+
+
+class TricklingFeed:
+    """An ICS URL whose server sends a byte every 0.2 s and never finishes: each read
+    succeeds well inside the socket timeout, so only a deadline on the pass stops it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/calendar.ics"
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\n\r\nBEGIN:VCALENDAR\r\n")
+                while not self.done.wait(0.2):
+                    conn.sendall(b"X")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.done.set()
+        self.sock.close()
+
+
+def test_ready_while_the_first_pass_stalls_and_a_hung_pass_ends_the_daemon_for_a_restart(
+    home: Path, maildir: Path, start: Callable[..., DaemonProcess]
+) -> None:
+    feed = TricklingFeed()
+    cli = Cli(
+        home,
+        write_config(
+            home,
+            f'kind = "ics"\nurl = "{feed.url}"\ntimeout = "5s"',
+            f'kind = "maildir"\npath = "{maildir}"',
+            round_the_clock("1d", "2d") + 'pass_timeout = "2s"\n',
+        ),
+    )
+    name = f"followupd-test-{time.monotonic_ns()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(15)
+    try:
+        daemon = start(cli, env={"NOTIFY_SOCKET": "@" + name})
+        # systemd hears READY=1 while the first pass is still reading the feed: no
+        # start timeout, no restart loop because of one slow input.
+        ready = _messages(sock, "READY")[-1]
+        assert ready == {"READY": "1", "STATUS": "first pass: reading the calendar and the mailbox"}
+        assert "ready:" not in daemon.text  # the first pass has not finished
+        daemon.wait_for(r"ERROR a pass \(start\) has run for over 2s \(\[daemon\] pass_timeout\)", timeout=15)
+        # The read never reaches a transaction to stop at: past twice the limit the
+        # daemon exits 75 (temporary failure), and Restart=on-failure starts it afresh.
+        assert daemon.proc.wait(20) == EXIT_TEMPFAIL
+        assert "exiting with status 75 so that the daemon starts afresh" in daemon.text
+        statuses = [m.get("STATUS") for m in _messages(sock, "STATUS")]
+        assert statuses[-1] in ("a pass hung; restarting", "a pass has run for over 2s; ending it")
+    finally:
+        sock.close()
+        feed.close()
+    db = sqlite3.connect(home / "state" / "state.sqlite3")
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        db.close()

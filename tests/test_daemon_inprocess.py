@@ -138,7 +138,8 @@ def test_stop_during_a_draft_ends_at_a_transaction_and_the_next_start_finishes_i
         with running(daemon) as result:
             assert entered.wait(10)  # the first pass is writing the draft
             daemon.stop()
-            assert b"STOPPING=1" in sock.recv(4096)
+            while b"STOPPING=1" not in sock.recv(4096):  # READY=1 came first, at start
+                pass
             release.set()  # the draft is written after the stop was asked for
     finally:
         sock.close()
@@ -165,3 +166,63 @@ def test_backoff_doubles_up_to_the_poll_interval() -> None:
     assert delays == [timedelta(seconds=s) for s in (15, 30, 60, 120, 240)] + [None]
     assert backoff(1, timedelta(seconds=10)) is None  # polling often enough already
     assert backoff(10_000, poll) is None  # no overflow after a long outage
+
+
+def test_a_pass_past_its_deadline_ends_at_a_transaction_and_the_next_pass_drafts_once(
+    home: Path, maildir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="followupd")
+    entered, release = threading.Event(), threading.Event()
+    exits: list[int] = []
+
+    class SlowMaildir(MaildirMailbox):
+        slow = True
+
+        def create_draft(self, message, thread=None):  # type: ignore[no-untyped-def]
+            if SlowMaildir.slow:  # the first attempt hangs, as a stalled server would
+                SlowMaildir.slow = False
+                entered.set()
+                assert release.wait(20)
+            return super().create_draft(message, thread)
+
+    (home / "calendar.ics").write_text(calendar(_interview("acme-1@test", datetime.now(UTC) - timedelta(hours=2))))
+    path = write_config(
+        home,
+        f'kind = "ics"\npath = "{home / "calendar.ics"}"',
+        f'kind = "maildir"\npath = "{maildir}"',
+        WINDOW + 'pass_timeout = "2s"\n',
+    )
+    config = config_module.load(path)
+    daemon = Daemon(
+        config,
+        engine=_engine_with(SlowMaildir, []),
+        systemd=SystemdNotifier({}),
+        handle_signals=False,
+        hard_exit=exits.append,  # in this process: record it rather than end pytest
+    )
+    with running(daemon) as result:
+        assert entered.wait(10)  # the pass is writing the draft, and stays there
+        _wait(lambda: "has run for over 2s" in caplog.text, "the overrun report", timeout=10)
+        release.set()  # the write lands after the pass was told to end
+        _wait(lambda: _states(config).get("acme-1@test thank-you") == "drafted", "the next pass", timeout=10)
+    assert result == {"rc": 0}
+    assert exits == []  # it ended at a transaction, well before twice the deadline
+    assert "the overrunning pass stopped between two transactions; a new pass starts now" in caplog.text
+    # Recording the first write was refused; the next pass found the draft by its Message-ID.
+    assert len(list((maildir / ".Drafts" / "cur").iterdir())) == 1
+
+
+def test_due_jobs_are_derived_from_planned_follow_ups_only() -> None:
+    from followupd.daemon_jobs import due_jobs
+    from followupd.model import State
+    from followupd.store import FollowUp
+
+    now = datetime(2026, 11, 5, 12, tzinfo=UTC)
+    later, earlier = now + timedelta(hours=3), now - timedelta(hours=1)
+    followups = [
+        FollowUp("a", "thank-you", 0, State.PLANNED, due_at=later),
+        FollowUp("b", "thank-you", 0, State.PLANNED, due_at=earlier),  # due already: the pass drafts it
+        FollowUp("c", "thank-you", 0, State.DRAFTED, due_at=later),
+        FollowUp("d", "check-in", 1, State.PLANNED, due_at=None),
+    ]
+    assert due_jobs(followups, now) == {"due a thank-you": later}

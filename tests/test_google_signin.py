@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_no_keyring_on_a_headless_machine_is_explained_not_worked_around(home: P
     path.write_text(path.read_text().replace('backend = "file"', 'backend = "keyring"'))
     cli = Cli(home, path)
     result = cli("auth", "google", "--import", str(write_grant(home / "a.json", emulator.grant())), check=False)
-    assert result.returncode == 78
+    assert result.returncode == 77  # credentials, not the config file: see README "Exit codes"
     assert "keyring is not usable here" in result.stderr and 'backend = "file"' in result.stderr
     assert not (home / "state" / "secrets.json").exists()  # no silent plaintext fallback
 
@@ -203,4 +204,83 @@ def test_unticked_permissions_are_refused(cli: Cli, emulator: Emulator) -> None:
     _, code, err = browser_sign_in(cli, emulator)
     assert code == 77
     assert "does not grant calendar.events.readonly, gmail.readonly" in err
+    assert not (cli.home / "state" / "secrets.json").exists()
+
+
+def _start_sign_in(cli: Cli, emulator: Emulator, *extra: str) -> tuple[subprocess.Popen[str], int, str]:  # noqa: F811
+    """`auth google --no-browser` up to "Waiting for the redirect"; (process, port, printed)."""
+    client_id, client_secret = emulator.oauth.client()
+    secrets_file = cli.home / "client_secret.json"
+    secrets_file.write_text(
+        json.dumps(
+            {
+                "installed": {
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "auth_uri": emulator.url + "/o/oauth2/auth",
+                    "token_uri": emulator.url + "/token",
+                    "redirect_uris": ["http://localhost"],
+                }
+            }
+        )
+    )
+    port = _free_port()
+    env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+    argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google"]
+    process = subprocess.Popen(
+        [*argv, "--client-secrets", str(secrets_file), "--no-browser", "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cli.home,
+    )
+    assert process.stdout is not None
+    printed = ""
+    while "Waiting for the redirect" not in printed:
+        line = process.stdout.readline()
+        assert line, "exited early"
+        printed += line
+    return process, port, printed
+
+
+def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
+    process, port, _ = _start_sign_in(cli, emulator)
+    try:
+        # Another page (or a stale link) sends the browser to our port with a state we never issued.
+        url = f"http://127.0.0.1:{port}/?state=forged&code=4%2Fattacker-code&scope=x"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=10)
+                raise AssertionError("the forged redirect was accepted")
+            except urllib.error.HTTPError as page:
+                body = page.read().decode()
+                assert page.code == 400
+                break
+            except urllib.error.URLError:
+                time.sleep(0.05)  # not listening yet
+        assert "did NOT sign in" in body and "signed in." not in body
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 77, err
+    assert "state does not match" in err
+    assert not (cli.home / "state" / "secrets.json").exists()
+
+
+def test_the_loopback_server_gives_up_after_its_timeout(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
+    began = time.monotonic()
+    process, _, printed = _start_sign_in(cli, emulator, "--timeout", "2")
+    try:
+        assert "at most 2 s" in printed
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 77, err
+    assert "no sign-in arrived within 2 s" in err
+    assert time.monotonic() - began < 20
     assert not (cli.home / "state" / "secrets.json").exists()

@@ -16,7 +16,8 @@ from email.policy import default
 from pathlib import Path
 
 import icalendar
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from followupd import config as config_module
@@ -243,3 +244,125 @@ def test_malformed_inbox_messages_are_skipped_not_replies(ics_cli: Cli) -> None:
     assert "Traceback" not in result.stderr
     assert ics_cli.step("a")["state"] == "drafted"  # none of them was taken for Jane's reply
     assert len(drafts(maildir)) == 1
+
+
+# ---------------------------------------------------------------- RFC 2047 encoded-words (issue 16 §1)
+
+ATTACKER = "attacker.io"
+# What an attacker hides inside an encoded-word: a CRLF and a header, an early end of
+# the header block, a NUL, a second From, and display names that look like addresses
+# (ASCII, fullwidth ＠ U+FF20, small ﹫ U+FE6B, Cyrillic а in the domain).
+PAYLOADS = [
+    f"Jane\r\nBcc: evil@{ATTACKER}\r\nX-Y:",
+    "J\r\n\r\nbody",
+    f"Jane\nFrom: boss@{ATTACKER}",
+    "Jane\x00Doe",
+    f"Jane Doe <jane@{ATTACKER}>,",
+    f"Jane Doe jane\uff20{ATTACKER}",
+    f"Jane\ufe6b{ATTACKER}",
+    "Jane Doe <jane@\u0430cme.io>",
+    f"\r\nSubject: pwned\r\nBcc: x@{ATTACKER}",
+]
+
+
+def _q(text: str) -> str:
+    raw = text.encode("utf-8")
+    return "=?utf-8?q?" + "".join(chr(b) if chr(b).isalnum() else f"={b:02X}" for b in raw) + "?="
+
+
+def _b(text: str) -> str:
+    import base64
+
+    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode() + "?="
+
+
+encoded_word = st.builds(
+    lambda payload, encode, before, after: before + encode(payload) + after,
+    st.sampled_from(PAYLOADS),
+    st.sampled_from([_q, _b]),
+    st.sampled_from(["", "Jane ", "Interview: "]),
+    st.sampled_from(["", " Doe", " =?utf-8?q?x?="]),
+)
+
+
+@st.composite
+def encoded_event(draw, n: int) -> Event:  # type: ignore[no-untyped-def]
+    """An accepted interview whose every header-bound field may carry an encoded-word."""
+    text = st.one_of(encoded_word, st.just(""))
+    role = draw(text)
+    company = draw(text)
+    return Event(
+        uid=f"enc-{n}-" + draw(st.one_of(encoded_word, st.just("plain"))),
+        recurrence_id=None,
+        summary="Interview " + draw(text),
+        description=f"Role: {role}\nCompany: {company}\nNotes: " + draw(text),
+        start=START,
+        end=START + timedelta(hours=1),
+        organizer=Attendee("jane.doe@acme.io", draw(st.one_of(st.none(), encoded_word)), Partstat.ACCEPTED),
+        attendees=(
+            Attendee("jane.doe@acme.io", draw(st.one_of(st.none(), encoded_word)), Partstat.ACCEPTED),
+            Attendee("tom@acme.io", draw(st.one_of(st.none(), encoded_word)), Partstat.ACCEPTED),
+            Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),
+        ),
+    )
+
+
+def _check_strict(raw: bytes) -> None:
+    """The draft as a mail client reads it: one of each header, nothing added."""
+    parsed = message_from_bytes(raw, policy=default)
+    names = [name.lower() for name in parsed]
+    assert set(names) <= ALLOWED_HEADERS, names
+    for one in ("from", "to", "subject", "message-id"):
+        assert names.count(one) == 1, (one, names)
+    assert "bcc" not in names and "cc" not in names
+    for address in parsed["To"].addresses:
+        assert ATTACKER not in address.addr_spec and address.domain == "acme.io", address
+        # A display name never carries an address the user would take for the recipient.
+        assert not any(ch in address.display_name for ch in "@\uff20\ufe6b"), address
+    assert ATTACKER not in str(parsed["From"])
+
+
+@settings(
+    max_examples=max(EXAMPLES // 3, 10),
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],  # the failing example is report enough; no shrinking
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(events=st.tuples(*[encoded_event(i) for i in range(5)]))
+def test_encoded_words_in_every_header_field_never_add_a_header(tmp_path: Path, events: tuple[Event, ...]) -> None:
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    config = config_module.load(write_config(root, 'kind = "ics"\npath = "/dev/null"', 'kind = "maildir"\npath = "/x"'))
+    clock = FixedClock(START - timedelta(hours=12))
+    store = Store.open(root / "state", clock.now())
+    source = MemoryCalendar()
+    for event in events:
+        source.put(event)
+    mailbox = _Recording()
+    engine = Engine(config, store, clock, calendar=lambda: source, mailbox=lambda: mailbox)
+    try:
+        for at in (START - timedelta(hours=12), DUE):
+            clock.set(at)
+            engine.run_pass()
+        for raw in getattr(mailbox, "raw", []):
+            _check_strict(raw)
+    finally:
+        engine.close()
+        store.close()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_the_reported_injections_through_a_real_ics_file_and_maildir(ics_cli: Cli, payload: str) -> None:
+    """Issue 16's reproductions, end to end: ICS file → `run --once` → the draft file."""
+    word = _q(payload)
+    extra = f'ATTENDEE;CN="{word}";PARTSTAT=ACCEPTED:mailto:tom@acme.io'
+    event = vevent("enc@acme.io", START, START + timedelta(hours=1), f"Interview {word}", extra=extra)
+    (ics_cli.home / "calendar.ics").write_text(calendar(event))
+    ics_cli.run((START + timedelta(hours=2)).isoformat())
+    ics_cli.run(DUE.isoformat())
+    found = drafts(ics_cli.home / "Mail")
+    assert len(found) == 1, found
+    path, _ = found[0]
+    _check_strict(path.read_bytes())
+    # Exactly once holds: the draft is found again by its Message-ID on the next pass.
+    ics_cli.run((DUE + timedelta(hours=1)).isoformat())
+    assert len(drafts(ics_cli.home / "Mail")) == 1

@@ -6,7 +6,11 @@ list, and the heavy client libraries load only in the modules that need them.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from followupd.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     from followupd.config import Config
@@ -38,3 +42,35 @@ def scopes_for(config: Config) -> tuple[str, ...]:
 def account_for(config: Config) -> str:
     """Which stored sign-in to use: `[google] account`, else `[me] email`."""
     return config.google.account or config.me.email
+
+
+def clear_text(url: str) -> str | None:
+    """Why `url` would send credentials in clear text, or None when it is fine: https,
+    or http to a loopback host (an emulator, a local proxy) which never leaves the machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return None
+    host = parts.hostname or ""
+    if parts.scheme == "http" and _loopback(host):
+        return None
+    return f"{parts.scheme}://{host or '?'} is not https; only a loopback host may be reached over http"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(config: Config) -> None:
+    """Refuse `[google] endpoint = "http://…"` to another machine: every request carries
+    the access token, which would travel in clear text."""
+    endpoint = config.google.endpoint
+    problem = clear_text(endpoint) if endpoint else None
+    if problem:
+        raise ConfigError(
+            str(config.path), [Problem("google.endpoint", f"{problem}: the access token would travel in clear text")]
+        )

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from followupd.errors import AuthError, BackendError, TransientError
-from followupd.google import HINT, account_for, scopes_for
+from followupd.google import HINT, account_for, check_endpoint, scopes_for
 from followupd.google import credentials as grants
 
 if TYPE_CHECKING:
@@ -32,9 +32,6 @@ if TYPE_CHECKING:
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)
-# googleapiclient warns about every 403/429 it sees, even with its own retries off;
-# we retry ourselves and say once what went wrong, so its chatter only repeats us.
-logging.getLogger("googleapiclient.http").setLevel(logging.ERROR)
 
 # name -> (discovery name, version, what users call it, Google's host, path under [google] endpoint)
 SERVICES = {
@@ -73,6 +70,12 @@ class GoogleApi:
         max_delay: float = 32.0,
         timeout: float | None = None,
     ) -> None:
+        check_endpoint(config)
+        # googleapiclient warns about every 403/429 it sees, even with its own retries off;
+        # we retry ourselves and say once what went wrong, so its chatter only repeats us.
+        # Set when a client is made (not at import, which must have no side effects), so
+        # embedders that configure logging themselves get the same quiet journal.
+        logging.getLogger("googleapiclient.http").setLevel(logging.ERROR)
         self.account = account_for(config)
         self.scopes = scopes_for(config)
         self.endpoint = config.google.endpoint.rstrip("/") if config.google.endpoint else None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from followupd.errors import AuthError
-from followupd.google import HINT
+from followupd.google import HINT, clear_text
 
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
@@ -51,6 +51,9 @@ class Grant:
         token_uri = info.get("token_uri") or GOOGLE_TOKEN_URI
         if not isinstance(token_uri, str) or not token_uri.startswith(("https://", "http://")):
             raise GrantFormatError(f"token_uri {token_uri!r} is not an http(s) URL")
+        clear = clear_text(token_uri)
+        if clear:
+            raise GrantFormatError(f"token_uri {clear}: the refresh token and client secret would travel in clear text")
         scopes = info.get("scopes")
         if isinstance(scopes, str):
             scopes = scopes.split()

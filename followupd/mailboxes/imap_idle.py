@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from followupd.errors import FollowupdError, TransientError
-from followupd.mailboxes.imap import address, drop, logout, translated
+from followupd.mailboxes.imap_conn import address, drop, logout, translated
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient

@@ -226,7 +226,9 @@ class MaildirMailbox(Mailbox):
         draft.set_subdir("cur")
         draft.set_flags("DS")
         try:
-            key = self._drafts().add(draft)
+            folder = self._drafts()
+            key = folder.add(draft)
+            os.chmod(os.path.join(folder._path, folder._lookup(key)), 0o600)  # type: ignore[attr-defined]  # private whatever the umask
         except OSError as exc:
             raise BackendError(f"cannot write a draft into {self.root}: {exc.strerror}") from None
         return DraftRef(str(message["Message-ID"]), _unique(key), body_fingerprint(message))
