@@ -18,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from followupd.config import Config, Me, ResolvedStep
 from followupd.errors import ConfigError, Problem
-from followupd.model import Contact, Interview, ThreadHint
+from followupd.model import MESSAGE_ID_PREFIX, Contact, Interview, ThreadHint
 from followupd.text import clean_block, clean_line
 
 
@@ -27,7 +27,7 @@ def message_id(interview_uid: str, step: str, me: Me) -> str:
     draft can be found again after a crash or a lost state dir."""
     digest = hashlib.sha256(f"{interview_uid}\x00{step}".encode()).hexdigest()[:32]
     domain = me.email.rsplit("@", 1)[1]
-    return f"<followupd.{digest}@{domain}>"
+    return f"{MESSAGE_ID_PREFIX}{digest}@{domain}>"
 
 
 @dataclass(frozen=True)

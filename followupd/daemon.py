@@ -19,7 +19,6 @@ every pass and live in memory only.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import queue
@@ -41,6 +40,7 @@ from followupd.mailboxes import Mailbox
 from followupd.model import State
 from followupd.notify import Notifier
 from followupd.sdnotify import SystemdNotifier
+from followupd.statedir import claim_daemon as _claim
 from followupd.status import summary
 from followupd.store import PassLock, Store
 
@@ -95,27 +95,6 @@ def backoff(failures: int, poll: timedelta) -> timedelta | None:
     does the retrying."""
     delay = RETRY_FIRST * 2 ** min(max(failures - 1, 0), 20)
     return delay if delay < poll else None
-
-
-def _claim(state_dir: Path) -> int:
-    """Hold `daemon.pid` locked while the daemon lives: two daemons on one state would
-    do every pass twice (a user unit and a system unit, say)."""
-    try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(state_dir / "daemon.pid", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise FollowupdError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise FollowupdError(
-            f"another followupd daemon (pid {other}) already runs on {state_dir}; stop it first"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
 
 
 class Daemon:

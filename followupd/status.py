@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from followupd.model import State
-from followupd.store import FollowUp, Store
+from followupd.model import FollowUp, State
+from followupd.store import Store
 
 
 def _iso(at: datetime | None, zone: tzinfo) -> str | None:
