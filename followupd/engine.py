@@ -36,6 +36,7 @@ __all__ = ["LOOKAHEAD", "Engine", "Notice", "PassReport"]
 log = logging.getLogger(__name__)
 
 LOOKAHEAD = timedelta(days=60)
+_READ_AT = "calendar read at"
 
 
 class Engine:
@@ -80,6 +81,8 @@ class Engine:
             started=self.store.created_at,
             free_mail=c.reply.free_mail_domains,
             on_reply=c.reply.on_reply,
+            dismiss_after=c.reply.dismiss_after,
+            on_stale=c.reply.on_stale,
         )
 
     # ------------------------------------------------------------ the pass
@@ -147,7 +150,11 @@ class Engine:
         if self._calendar is None:
             self._calendar = self._calendar_factory()
         source = self._calendar
-        span = TimeRange(now - self.config.steps[0].before - timedelta(days=1), now + LOOKAHEAD)
+        # Back to the previous read, so an interview that ended while followupd was
+        # not running is seen (and listed as missed), however long it was off.
+        last = self.store.cursor(_READ_AT)
+        since = min(now, datetime.fromisoformat(last)) if last else now
+        span = TimeRange(since - self.config.steps[0].before - timedelta(days=1), now + LOOKAHEAD)
         cursor_name = f"calendar {source.label}"
         changes = source.fetch(self.store.cursor(cursor_name), span)
         records = {r.uid: r for r in self.store.interviews()}
@@ -164,6 +171,7 @@ class Engine:
         for problem in changes.problems:
             self._warn_once(str(problem))
         self.store.set_cursor(cursor_name, changes.cursor)
+        self.store.set_cursor(_READ_AT, now.isoformat())
 
     def _sync_mailbox(self, now: datetime, report: PassReport) -> None:
         if self._mailbox is None:

@@ -224,6 +224,8 @@ class FollowUp:
     sent_at: datetime | None = None
     sent_evidence_at: datetime | None = None
     note: str | None = None
+    missing_since: datetime | None = None  # the pass that first found its draft gone from Drafts, unexplained
+    stale_at: datetime | None = None  # when it was found still unsent after its window closed
 
     @property
     def key(self) -> tuple[str, str]:

@@ -20,7 +20,15 @@ from followupd.errors import (
     TransientError,
 )
 from followupd.model import FollowUp, Interview, State
-from followupd.policy import CalendarAction, CancelInterview, IgnoreEvent, Replied, SaveInterview, Transition
+from followupd.policy import (
+    CalendarAction,
+    CancelInterview,
+    IgnoreEvent,
+    KeepInterview,
+    Replied,
+    SaveInterview,
+    Transition,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +39,7 @@ _SEVERITY = {"error": EXIT_ERROR, "transient": EXIT_TEMPFAIL, "config": EXIT_CON
 class Notice:
     """Something the user should hear about (see [notify] in the README)."""
 
-    event: str  # draft-created | replied | needs-contact | reauthorise | problem
+    event: str  # draft-created | replied | stale | needs-contact | reauthorise | problem
     message: str
     uid: str = ""
     subject: str = ""
@@ -95,6 +103,12 @@ class Teller:
                 log.info("found interview %s with %s", name, who(action.interview))
             elif action.kind == "cancelled":
                 log.info("%s: %s; its planned follow-ups are cancelled", name, action.reason)
+        elif isinstance(action, KeepInterview) and interview is not None:
+            log.info(
+                "%s: %s, but its follow-up was already drafted; the sequence goes on",
+                label(interview, self.zone),
+                action.reason,
+            )
         elif isinstance(action, CancelInterview) and interview is not None:
             if action.kind == "not-interview":
                 log.info("stopped following %s: %s", label(interview, self.zone), action.reason)
@@ -109,6 +123,14 @@ class Teller:
 
     def transition(self, t: Transition, interview: Interview) -> None:
         f, name = t.after, label(interview, self.zone)
+        if f.stale_at is not None and (t.before is None or t.before.stale_at is None):
+            removed = f.state == State.DISMISSED
+            message = f"the {f.step} draft for {name} was still unsent when its window closed" + (
+                "; it was untouched and has been removed" if removed else "; it is still in Drafts"
+            )
+            log.warning("%s", message)
+            self.report.notices.append(Notice("stale", message, interview.uid))
+            return
         if not t.moved:
             return
         if f.state == State.NEEDS_CONTACT:

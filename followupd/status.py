@@ -40,6 +40,8 @@ def rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
                     "role": iv.role,
                     "note": f.note,
                     "replied_at": _iso(record.replied_at, zone),
+                    "missing_since": _iso(f.missing_since, zone),
+                    "stale_at": _iso(f.stale_at, zone),
                 }
             )
     return result
@@ -94,6 +96,7 @@ def table(store: Store, zone: tzinfo, now: datetime) -> str:
             "dismissed",
             "planned",
             "drafting",
+            "drafted",
         ):
             state += f" ({row['note']})"
         body.append(

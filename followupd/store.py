@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State
-from followupd.policy.actions import CancelInterview, Replied, SaveInterview, Transition
+from followupd.policy.actions import CancelInterview, KeepInterview, Replied, SaveInterview, Transition
 from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
 
 __all__ = ["FollowUp", "InterviewRecord", "PassLock", "Store", "StoreError", "StoreWriteError"]
@@ -82,6 +82,11 @@ MIGRATIONS: tuple[str, ...] = (
         problem TEXT NOT NULL,
         since TEXT NOT NULL
     );
+    """,
+    # 2: a draft's vanishing is judged after a grace period; stale drafts are noted once
+    """
+    ALTER TABLE followups ADD COLUMN missing_since TEXT;
+    ALTER TABLE followups ADD COLUMN stale_at TEXT;
     """,
 )
 
@@ -238,6 +243,13 @@ class Store:
                         (action.reason, _ts(now), action.uid),
                     )
                     _event(db, now, action.uid, "cancelled", action.reason)
+                elif isinstance(action, KeepInterview):
+                    # cancelled stays 0: the reason is kept as a note, and to be told only once
+                    db.execute(
+                        "UPDATE interviews SET cancel_reason = ?, updated_at = ? WHERE uid = ?",
+                        (action.reason, _ts(now), action.uid),
+                    )
+                    _event(db, now, action.uid, "kept", action.reason)
                 elif isinstance(action, Replied):
                     changed = db.execute(
                         """UPDATE interviews SET replied_at = ?, reply_from = ?, updated_at = ?
@@ -388,6 +400,8 @@ def _followup(row: sqlite3.Row) -> FollowUp:
         sent_at=_dt(row["sent_at"]),
         sent_evidence_at=_dt(row["sent_evidence_at"]),
         note=row["note"],
+        missing_since=_dt(row["missing_since"]),
+        stale_at=_dt(row["stale_at"]),
     )
 
 
@@ -409,6 +423,8 @@ def _write_followup(db: sqlite3.Connection, new: FollowUp, now: datetime, detail
         "sent_at": _ts(new.sent_at),
         "sent_evidence_at": _ts(new.sent_evidence_at),
         "note": new.note,
+        "missing_since": _ts(new.missing_since),
+        "stale_at": _ts(new.stale_at),
         "updated_at": _ts(now),
     }
     db.execute(

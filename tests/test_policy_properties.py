@@ -90,6 +90,7 @@ class World:
     edited: set[str] = field(default_factory=set)
     dismissed: set[tuple[str, str]] = field(default_factory=set)
     serial: int = 0
+    unknowable: set[tuple[str, str]] = field(default_factory=set)
 
     # ------------------------------------------------ what the user and the world do
 
@@ -104,7 +105,13 @@ class World:
 
     def delete(self, n: int) -> None:
         for mid in self.mine(n)[:1]:
-            del self.drafts[mid]
+            key = self.drafts.pop(mid).key
+            if self.followups[key].state == State.DRAFTING:
+                # Written by a pass that died before recording it, deleted before the next
+                # pass: no mailbox can tell this from a draft never written, so the step is
+                # drafted again. The one case outside "exactly once"; the crash suite
+                # shows an ordinary crash never duplicates.
+                self.unknowable.add(key)
 
     def edit(self, n: int) -> None:
         for mid in self.mine(n)[:1]:
@@ -188,7 +195,7 @@ class World:
                 return
             where = self.locate(mid)
             if where is None:
-                assert mid not in self.drafts and mid not in self.sent, "two drafts for one step"
+                assert f.key in self.unknowable or not any(k == f.key for k, _ in self.created), "two drafts"
                 fp = f"fp-{mid}"
                 self.drafts[mid] = Draft(f.key, fp, fp)
                 self.created.append((f.key, self.now))
@@ -254,5 +261,5 @@ def test_core_invariants(script: list[tuple[str, int, int, str]]) -> None:
         elif op == "move":
             w.calendar[uid] = event(n, timedelta(minutes=minutes))
     w.run(None)
-    keys = [k for k, _ in w.created]
+    keys = [k for k, _ in w.created if k not in w.unknowable]
     assert len(keys) == len(set(keys)), "two drafts for one step"

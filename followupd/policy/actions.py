@@ -26,6 +26,10 @@ class Settings:
     started: datetime  # when the store was created: windows closed before it are history
     free_mail: tuple[str, ...] = ()
     on_reply: str = "delete-untouched"  # | "keep"
+    # A draft gone from Drafts with no Sent copy is taken as deleted only after this
+    # long and one more pass: sync tools move Drafts and Sent at different times.
+    dismiss_after: timedelta = timedelta(minutes=15)
+    on_stale: str = "keep"  # | "delete-untouched"
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,15 @@ class CancelInterview:
 
 
 @dataclass(frozen=True)
+class KeepInterview:
+    """The event was cancelled or removed after a draft of its sequence existed: the
+    interview happened (people tidy their calendars), so the sequence goes on."""
+
+    uid: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class IgnoreEvent:
     """An event seen but not followed (for the log only)."""
 
@@ -138,7 +151,7 @@ class IgnoreEvent:
     reason: str
 
 
-CalendarAction = SaveInterview | CancelInterview | IgnoreEvent
+CalendarAction = SaveInterview | CancelInterview | KeepInterview | IgnoreEvent
 MailAction = Transition | DeleteDraft | Replied
 
 

@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from followupd.model import FollowUp, InterviewRecord
-from followupd.policy.actions import CalendarAction, CancelInterview, IgnoreEvent, SaveInterview, Seen, Settings
+from followupd.policy.actions import (
+    CalendarAction,
+    CancelInterview,
+    IgnoreEvent,
+    KeepInterview,
+    SaveInterview,
+    Seen,
+    Settings,
+)
 
 
 def calendar(
@@ -23,15 +31,24 @@ def calendar(
 
     `removed`: keys the source says were deleted. `complete`: the span the fetch
     covered in full, if it did (an event of that span it did not return is gone).
+    A cancellation or removal stops a sequence only while none of its drafts exist:
+    once a draft was made, the interview happened and the sequence goes on.
     """
     out: list[CalendarAction] = []
     cancelled = {uid for uid, r in records.items() if r.interview.cancelled}
     keys: set[str] = set()
 
+    def drafted(uid: str) -> bool:
+        return any(f.message_id is not None for f in followups.get(uid, ()))
+
     def cancel(uid: str, reason: str, kind: str = "cancelled") -> None:
-        if uid in records and uid not in cancelled:
-            cancelled.add(uid)
+        if uid not in records or uid in cancelled:
+            return
+        cancelled.add(uid)
+        if not drafted(uid):
             out.append(CancelInterview(uid, reason, kind))
+        elif records[uid].cancel_reason != reason:
+            out.append(KeepInterview(uid, reason))
 
     first = settings.steps[0].before if settings.steps else None
     for s in seen:
@@ -49,6 +66,9 @@ def calendar(
             # else history: its window closed before followupd started
             continue
         if record.interview == interview and (record.cancel_reason or "") == (s.reason if interview.cancelled else ""):
+            continue
+        if interview.cancelled and not record.interview.cancelled and drafted(s.key):
+            cancel(s.key, s.reason)  # kept, not cancelled; the stub's data is not stored
             continue
         kind = "cancelled" if interview.cancelled and s.key not in cancelled else "changed"
         if interview.cancelled:

@@ -162,5 +162,7 @@ def _derive(
         state = State.MISSED if now > end else State.NEEDS_CONTACT
         return decide(state, start, end, "no address to write to: add the interviewer to the event")
     if now > end:
+        if seq == 0 and record.first_seen is not None and record.first_seen > end:
+            return decide(State.MISSED, start, end, "first seen after its window closed")
         return decide(State.MISSED, start, end, "its window closed before a draft could be made")
     return decide(State.PLANNED, start, end)

@@ -106,11 +106,11 @@ class _Work:
         self.fs = {f.key: f for f in followups}
         self.out: list[MailAction] = []
 
-    def move(self, new: FollowUp, why: str | None) -> Transition:
-        t = Transition(self.fs.get(new.key), new, why)
-        self.fs[new.key] = new
-        self.out.append(t)
-        return t
+    def move(self, new: FollowUp, why: str | None) -> None:
+        old = self.fs.get(new.key)
+        if new != old:
+            self.fs[new.key] = new
+            self.out.append(Transition(old, new, why))
 
     def take(self, t: Transition) -> None:
         self.move(t.after, t.why)
@@ -161,15 +161,22 @@ def reconcile(
                 w.out.append(Replied(record.uid, message.when or now, sender, message.header("subject")))
 
     for key, state in facts.drafts.items():
-        gone = w.fs.get(key)
-        if state == DraftState.GONE and gone is not None and gone.state == State.DRAFTED:
-            _gone(w, gone, facts.verdicts.get(key), now)
+        f = w.fs[key]
+        if f.state != State.DRAFTED:
+            continue
+        if state == DraftState.GONE:
+            _gone(w, f, facts.verdicts.get(key), settings, now)
+        elif f.missing_since is not None:
+            w.move(f.replace(missing_since=None, note=None), "back in Drafts")
     for f in list(w.fs.values()):
-        if f.state == State.DRAFTED and f.uid in replied:
-            # A draft recovered just now was found as it is: untouched by definition.
-            state = facts.drafts.get(f.key, DraftState.UNTOUCHED if f.key in recovered else DraftState.GONE)
-            if state != DraftState.GONE:
-                _stop_draft(w, f, state, settings)
+        # A draft recovered just now was found as it is: untouched by definition.
+        state = facts.drafts.get(f.key, DraftState.UNTOUCHED if f.key in recovered else DraftState.GONE)
+        if f.state != State.DRAFTED or state == DraftState.GONE:
+            continue  # gone and not yet judged: nothing to stop or to call stale
+        if f.uid in replied:
+            _stop_draft(w, f, state, settings)
+        elif f.stale_at is None and f.window_end is not None and now > f.window_end:
+            _stale(w, f, state, settings, now)
     return w.out
 
 
@@ -196,15 +203,34 @@ def _sent_copy(w: _Work, message: MessageInfo, contacts: Mapping[str, set[str]],
             w.move(f.replace(sent_evidence_at=sent_at), None)
 
 
-def _gone(w: _Work, f: FollowUp, verdict: datetime | bool | None, now: datetime) -> None:
+WAITING = "left Drafts; waiting to see it in Sent"
+STALE = "stale: still unsent after its window closed"
+
+
+def _gone(w: _Work, f: FollowUp, verdict: datetime | bool | None, settings: Settings, now: datetime) -> None:
     if verdict is True or isinstance(verdict, datetime):
         when = verdict if isinstance(verdict, datetime) else None
         w.move(f.replace(state=State.SENT, sent_at=retime(when, f.drafted_at, now), note=None), "sent by you")
     elif verdict is None and f.sent_evidence_at is not None:
         w.move(f.replace(state=State.SENT, sent_at=f.sent_evidence_at, note=None), "sent by you")
-    else:
+    elif f.missing_since is None or now <= f.missing_since:
+        # Sync tools move Drafts and Sent at different times: a Sent copy may follow.
+        w.move(f.replace(missing_since=now, note=WAITING), None)
+    elif now >= f.missing_since + settings.dismiss_after:
         note = "you deleted the draft; it will not be re-created"
         w.move(f.replace(state=State.DISMISSED, note=note), "draft deleted by you")
+
+
+def _stale(w: _Work, f: FollowUp, state: DraftState, settings: Settings, now: datetime) -> None:
+    """Its window closed and the draft is still there, unsent: say so, once."""
+    kept = Transition(f, f.replace(stale_at=now, note=STALE), "stale")
+    if settings.on_stale == "delete-untouched" and state == DraftState.UNTOUCHED:
+        note = "stale: its window closed before you sent it; the untouched draft was removed"
+        done = Transition(f, f.replace(state=State.DISMISSED, stale_at=now, note=note), "stale")
+        w.fs[f.key] = done.after
+        w.out.append(DeleteDraft(f.ref, done, kept))
+    else:
+        w.take(kept)
 
 
 def _stop_draft(w: _Work, f: FollowUp, state: DraftState, settings: Settings) -> None:
