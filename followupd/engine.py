@@ -28,6 +28,7 @@ from followupd.errors import AuthError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
 from followupd.model import FollowUp, Interview, InterviewRecord, State
 from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition
+from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
 from followupd.store import Store
 
@@ -52,24 +53,19 @@ class Engine:
         self.config = config
         self.store = store
         self.clock = clock
-        self._calendar_factory = calendar
-        self._mailbox_factory = mailbox
-        self._calendar: CalendarSource | None = None
-        self._mailbox: Mailbox | None = None
+        self.ports = Ports(store, calendar, mailbox)
         self.steps = {s.name: s for s in config.steps}
         self.detector = Detector(config.me, config.detect)
         self.composer = Composer(config.me, config.me.timezone, config.templates_dir)
         self.schedule = policy.Schedule(config.me.timezone, config.window.business_hours, config.window.weekdays)
-        self._warned: set[str] = set()
 
     @property
     def mailbox(self) -> Mailbox | None:
         """The mailbox a pass opened, if it is open; the daemon asks it to push new mail."""
-        return self._mailbox
+        return self.ports.open_mailbox
 
     def close(self) -> None:
-        self._drop("calendar")
-        self._drop("mailbox")
+        self.ports.close()
 
     @property
     def settings(self) -> policy.Settings:
@@ -90,8 +86,10 @@ class Engine:
     def run_pass(self) -> PassReport:
         now = self.clock.now()
         report = PassReport(now)
-        self._guard("calendar", self.config.calendar.label, report, lambda: self._sync_calendar(now, report))
-        mailbox_ok = self._guard("mailbox", self.config.mailbox.label, report, lambda: self._sync_mailbox(now, report))
+        self.ports.guard("calendar", self.config.calendar.label, report, lambda: self._sync_calendar(now, report))
+        mailbox_ok = self.ports.guard(
+            "mailbox", self.config.mailbox.label, report, lambda: self._sync_mailbox(now, report)
+        )
         self._apply_plan(now, report, draft=mailbox_ok)
         return report
 
@@ -101,60 +99,12 @@ class Engine:
         self._apply_plan(report.now, report, draft=False)
         return report
 
-    def _guard(self, component: str, label: str, report: PassReport, work: Callable[[], None]) -> bool:
-        try:
-            work()
-        except FollowupdError as exc:
-            self._problem(component, kind(exc), f"{label}: {exc}", report)
-            if component == "mailbox" and not isinstance(exc, (TransientError, AuthError)):
-                self._drop("mailbox")
-            return False
-        except Exception as exc:  # noqa: BLE001 - a bug in one part must not stop the rest
-            log.debug("unexpected error in the %s step", component, exc_info=True)
-            self._problem(component, "error", f"{label}: unexpected {type(exc).__name__}: {exc}", report)
-            self._drop(component)
-            return False
-        if self.store.clear_health(component):
-            log.info("%s is working again", label)
-        return True
-
-    def _problem(self, component: str, kind_: str, message: str, report: PassReport) -> None:
-        report.problems.append((kind_, message))
-        if self.store.set_health(component, kind_, message, report.now):
-            log.log(logging.WARNING if kind_ == "transient" else logging.ERROR, "%s", message)
-            if kind_ == "auth":
-                report.notices.append(Notice("reauthorise", message))
-        else:
-            log.debug("still failing: %s", message)
-            report.repeated.append(message)
-
-    def _drop(self, component: str) -> None:
-        """Close and forget a backend (after a failure, the next pass opens it afresh)."""
-        attribute = f"_{component}"
-        backend = getattr(self, attribute)
-        setattr(self, attribute, None)
-        if backend is not None:
-            try:
-                backend.close()
-            except Exception:  # noqa: BLE001 - closing must not mask the real outcome
-                log.debug("closing %s failed", backend.label, exc_info=True)
-
-    def _warn_once(self, message: str) -> None:
-        if message not in self._warned:
-            self._warned.add(message)
-            log.warning("%s", message)
-
     # ------------------------------------------------------------ gather, decide, apply
 
     def _sync_calendar(self, now: datetime, report: PassReport) -> None:
-        if self._calendar is None:
-            self._calendar = self._calendar_factory()
-        source = self._calendar
-        # Back to the previous read, so an interview that ended while followupd was
-        # not running is seen (and listed as missed), however long it was off.
+        source = self.ports.calendar()
         last = self.store.cursor(_READ_AT)
-        since = min(now, datetime.fromisoformat(last)) if last else now
-        span = TimeRange(since - self.config.steps[0].before - timedelta(days=1), now + LOOKAHEAD)
+        span = TimeRange(*policy.span(datetime.fromisoformat(last) if last else None, now, self.settings, LOOKAHEAD))
         cursor_name = f"calendar {source.label}"
         changes = source.fetch(self.store.cursor(cursor_name), span)
         records = {r.uid: r for r in self.store.interviews()}
@@ -169,14 +119,12 @@ class Engine:
             record = records.get(getattr(action, "uid", ""))
             teller.calendar(action, record.interview if record else None)
         for problem in changes.problems:
-            self._warn_once(str(problem))
+            self.ports.warn_once(str(problem))
         self.store.set_cursor(cursor_name, changes.cursor)
         self.store.set_cursor(_READ_AT, now.isoformat())
 
     def _sync_mailbox(self, now: datetime, report: PassReport) -> None:
-        if self._mailbox is None:
-            self._mailbox = self._mailbox_factory()
-        mailbox = self._mailbox
+        mailbox = self.ports.mailbox()
         followups = self.store.followups()
         located = {f.key: mailbox.locate(f.ref.message_id) for f in followups if f.state == State.DRAFTING}
         drafts = {f.key: mailbox.draft_state(f.ref) for f in followups if f.state == State.DRAFTED}
@@ -188,7 +136,7 @@ class Engine:
             self.store.cursor(cursor_name), min((r.interview.start for r in waiting), default=now)
         )
         for line in changes.skipped:
-            self._warn_once(f"{mailbox.label}: {line}")
+            self.ports.warn_once(f"{mailbox.label}: {line}")
         keyed = {f.key: f for f in followups}
         verdicts = {
             key: mailbox.was_sent(keyed[key].ref, keyed[key].drafted_at or now)
@@ -233,13 +181,14 @@ class Engine:
         teller = Teller(self.config.me.timezone, report)
         for t in transitions:
             teller.transition(t, records[t.uid].interview)
-        if not draft or self._mailbox is None:
+        mailbox = self.ports.open_mailbox
+        if not draft or mailbox is None:
             return
         for create in (a for a in actions if isinstance(a, CreateDraft)):
             try:
-                self._draft(self._mailbox, records[create.uid].interview, self.steps[create.step], now, teller)
+                self._draft(mailbox, records[create.uid].interview, self.steps[create.step], now, teller)
             except (TransientError, AuthError) as exc:
-                self._problem("mailbox", kind(exc), f"{self._mailbox.label}: {exc}", report)
+                self.ports.problem("mailbox", kind(exc), f"{mailbox.label}: {exc}", report)
                 return  # the mailbox is down: the rest waits for the next pass
             except FollowupdError as exc:
                 self._note_failure(create, kind(exc), str(exc), now, report)
@@ -251,7 +200,7 @@ class Engine:
         f = self.store.followup(create.uid, create.step)
         if f is not None:
             self.store.save_followup(f.replace(note=message), now)
-        self._problem(f"draft {create.uid} {create.step}", kind_, message, report)
+        self.ports.problem(f"draft {create.uid} {create.step}", kind_, message, report)
 
     def _draft(self, mailbox: Mailbox, interview: Interview, step: ResolvedStep, now: datetime, teller: Teller) -> None:
         f = self.store.followup(interview.uid, step.name)

@@ -25,7 +25,7 @@ from followupd.policy.actions import (
     Settings,
     Transition,
 )
-from followupd.policy.calendar import calendar
+from followupd.policy.calendar import calendar, span
 from followupd.policy.plan import Decision, Schedule, StepWindow, plan
 from followupd.policy.reconcile import active, drafted, found, intent, questions, reconcile, settle
 
@@ -56,4 +56,5 @@ __all__ = [
     "questions",
     "reconcile",
     "settle",
+    "span",
 ]

@@ -161,12 +161,3 @@ def retime(sent: datetime | None, floor: datetime | None, now: datetime) -> date
     if sent is None or floor is None or sent < floor or sent > now:
         return now
     return sent
-
-
-def window_closed(f: FollowUp, now: datetime) -> bool:
-    return f.window_end is not None and now > f.window_end
-
-
-def after_delta(steps: Sequence[StepWindow]) -> timedelta:
-    """How long after an interview its first window stays open."""
-    return steps[0].before if steps else timedelta(0)

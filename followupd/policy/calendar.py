@@ -5,7 +5,7 @@ or history. Facts in (the detector's reading of each event), actions out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from followupd.model import FollowUp, InterviewRecord
 from followupd.policy.actions import (
@@ -83,3 +83,12 @@ def calendar(
             if uid not in keys and iv.end >= start and iv.start <= end:
                 cancel(uid, "the event is no longer in the calendar")
     return out
+
+
+def span(last_read: datetime | None, now: datetime, settings: Settings, ahead: timedelta) -> tuple[datetime, datetime]:
+    """What to read from the calendar: back to the previous read (so an interview that
+    ended while followupd was not running is seen, and listed as missed, however long
+    it was off), from a day before the first window could still be open, and `ahead`."""
+    since = min(now, last_read) if last_read is not None else now
+    back = settings.steps[0].before if settings.steps else timedelta(0)
+    return since - back - timedelta(days=1), now + ahead
