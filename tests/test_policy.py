@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 from followupd import policy
 from followupd.model import Contact, DraftRef, DraftState, FollowUp, Interview, InterviewRecord, Located, State
@@ -117,3 +119,26 @@ def test_clean_ups_stop_a_sequence_only_before_its_first_draft() -> None:
         != told.cancel_reason
     )  # type: ignore[union-attr]
     assert policy.calendar({"iv": told}, {"iv": [DRAFTED]}, [], (), complete, SETTINGS) == []
+
+
+IO = {"sqlite3", "fcntl", "socket", "subprocess", "os", "pathlib", "io", "shutil", "tempfile", "time", "threading"}
+CORE_MAY_USE = {"followupd.model", "followupd.policy", "followupd.replies"}
+
+
+def test_the_core_does_no_io_and_reads_no_clock() -> None:
+    core = Path(policy.__file__).parent
+    for path in sorted(core.glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in IO, f"{path.name} imports {name}"
+                if name.startswith("followupd"):
+                    assert any(name == m or name.startswith(m + ".") for m in CORE_MAY_USE), f"{path.name}: {name}"
+        for clock in (".now(", "utcnow(", ".today(", "time.time"):
+            assert clock not in source, f"{path.name} reads the clock ({clock})"

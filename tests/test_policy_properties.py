@@ -11,7 +11,9 @@ moves the clock, the calendar and the user at random, and the core must keep:
 - nothing drafted outside its window (or before it is due);
 - nothing drafted after a reply stopped the sequence;
 - an edited draft is never deleted (the core never even asks);
-- a dismissed draft is never re-created.
+- a dismissed draft is never re-created;
+- a draft that left Drafts is dismissed only after `dismiss_after` and one more pass,
+  and one the user sent ends `sent` once its Sent copy shows up, however late.
 """
 
 from __future__ import annotations
@@ -91,17 +93,26 @@ class World:
     dismissed: set[tuple[str, str]] = field(default_factory=set)
     serial: int = 0
     unknowable: set[tuple[str, str]] = field(default_factory=set)
+    sent_keys: set[tuple[str, str]] = field(default_factory=set)
+    pending: list[tuple[str, int, datetime]] = field(default_factory=list)
+    tells: bool = False  # whether `was_sent` can tell (Gmail) or not (Maildir, IMAP)
 
     # ------------------------------------------------ what the user and the world do
 
     def mine(self, n: int) -> list[str]:
         return [mid for mid, d in self.drafts.items() if d.key[0] == f"iv{n}"]
 
-    def send(self, n: int) -> None:
+    def send(self, n: int, late: bool = False) -> None:
         for mid in self.mine(n)[:1]:
-            del self.drafts[mid]
-            self.sent[mid] = self.now
-            self.news.append(_message("sent", mid, {"to": (contact(n),)}, self.now))
+            self.sent_keys.add(self.drafts.pop(mid).key)
+            if late:  # a sync tool brings the Sent copy only after the next pass
+                self.pending.append((mid, n, self.now))
+            else:
+                self.deliver_sent(mid, n, self.now)
+
+    def deliver_sent(self, mid: str, n: int, at: datetime) -> None:
+        self.sent[mid] = at
+        self.news.append(_message("sent", mid, {"to": (contact(n),)}, at))
 
     def delete(self, n: int) -> None:
         for mid in self.mine(n)[:1]:
@@ -128,6 +139,10 @@ class World:
 
     def apply(self, t: Transition) -> None:
         assert t.before == self.followups.get(t.after.key), "a transition from a stale state"
+        if t.after.state == State.DISMISSED and t.why != "stale":
+            gone = t.before.missing_since if t.before is not None else None
+            assert gone is not None and gone < self.now, "dismissed at the first pass that missed it"
+            assert self.now >= gone + SETTINGS.dismiss_after, "dismissed before the grace period"
         self.followups[t.after.key] = t.after
         if t.after.state == State.DISMISSED:
             self.dismissed.add(t.after.key)
@@ -155,7 +170,8 @@ class World:
         states = {f.key: self.state(f.ref) for f in fs if f.state == State.DRAFTED}
         news, self.news = self.news, []
         verdicts = {
-            k: (self.sent.get(self.followups[k].ref.message_id) or False) for k in policy.questions(fs, states, news)
+            k: (self.sent.get(self.followups[k].ref.message_id) or False) if self.tells else None
+            for k in policy.questions(fs, states, news)
         }
         actions = policy.reconcile(
             list(records.values()), fs, MailFacts(located, states, news, verdicts), SETTINGS, self.now
@@ -226,7 +242,20 @@ def _message(folder: str, mid: str, headers: dict[str, tuple[str, ...]], at: dat
 ops = st.lists(
     st.tuples(
         st.sampled_from(
-            ["pass", "pass", "pass", "crash", "send", "send", "delete", "edit", "reply", "auto", "cancel", "move"]
+            [
+                "pass",
+                "pass",
+                "pass",
+                "crash",
+                "send",
+                "send-late",
+                "delete",
+                "edit",
+                "reply",
+                "auto",
+                "cancel",
+                "move",
+            ]
         ),
         st.integers(0, 2),
         st.integers(1, 36 * 60),  # minutes the clock moves first
@@ -238,18 +267,19 @@ ops = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(script=ops)
-def test_core_invariants(script: list[tuple[str, int, int, str]]) -> None:
-    w = World()
+@given(script=ops, tells=st.booleans())
+def test_core_invariants(script: list[tuple[str, int, int, str]], tells: bool) -> None:
+    w = World(tells=tells)
     for op, n, minutes, crash in script:
         w.now += timedelta(minutes=minutes)
         uid = f"iv{n}"
-        if op == "pass":
-            w.run(None)
-        elif op == "crash":
-            w.run(crash)
-        elif op == "send":
-            w.send(n)
+        if op in ("pass", "crash"):
+            w.run(crash if op == "crash" else None)
+            for mid, m, at in w.pending:
+                w.deliver_sent(mid, m, at)
+            w.pending.clear()
+        elif op in ("send", "send-late"):
+            w.send(n, late=op == "send-late")
         elif op == "delete":
             w.delete(n)
         elif op == "edit":
@@ -261,5 +291,11 @@ def test_core_invariants(script: list[tuple[str, int, int, str]]) -> None:
         elif op == "move":
             w.calendar[uid] = event(n, timedelta(minutes=minutes))
     w.run(None)
+    for mid, m, at in w.pending:
+        w.deliver_sent(mid, m, at)
+    w.now += timedelta(minutes=1)
+    w.run(None)
     keys = [k for k, _ in w.created if k not in w.unknowable]
     assert len(keys) == len(set(keys)), "two drafts for one step"
+    for key in w.sent_keys:
+        assert w.followups[key].state in (State.SENT, State.REPLIED), "a sent draft not taken as sent"
