@@ -8,6 +8,7 @@ Thu 15:00 → Fri 15:00, so the draft is due Thursday 15:00.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from conftest import Cli
 from ics import calendar, vevent
-from maildir_user import deliver, drafts, edit, only_draft, send
+from maildir_user import deliver, drafts, edit, mail, only_draft, send
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -114,6 +115,24 @@ def test_a_draft_back_in_drafts_is_not_waiting_any_more(cli: Cli, maildir: Path)
     cli.run(iso(DUE + timedelta(minutes=30)))
     thanks = cli.step(UID)
     assert (thanks["state"], thanks["note"], thanks["missing_since"]) == ("drafted", None, None)
+
+
+def test_a_draft_edited_before_its_pass_recorded_it_is_never_deleted(cli: Cli, maildir: Path) -> None:
+    """A pass wrote the draft and died before recording it; the user edited it; then a
+    reply came. The recovered draft cannot be proven untouched, so it stays."""
+    cli.run(iso(DUE))
+    db = sqlite3.connect(cli.home / "state" / "state.sqlite3")
+    with db:
+        db.execute(
+            "UPDATE followups SET state = 'drafting', draft_key = NULL, draft_fingerprint = NULL WHERE step = 'thank-you'"
+        )
+    db.close()
+    edit(only_draft(maildir)[0], "Hi Jane,\n\nMy own words about the design review.\n\nAda\n")
+    deliver(maildir, mail(), DUE + timedelta(hours=1))
+    cli.run(iso(DUE + timedelta(hours=2)))
+    assert cli.step(UID)["state"] == "replied"
+    ((_, kept),) = drafts(maildir)
+    assert "My own words" in kept.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- clean-ups (issue 13)

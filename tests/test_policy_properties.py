@@ -104,7 +104,10 @@ class World:
 
     def send(self, n: int, late: bool = False) -> None:
         for mid in self.mine(n)[:1]:
-            self.sent_keys.add(self.drafts.pop(mid).key)
+            key = self.drafts.pop(mid).key
+            self.sent_keys.add(key)
+            if late and self.followups[key].state == State.DRAFTING:
+                self.unknowable.add(key)  # as for a deletion, below
             if late:  # a sync tool brings the Sent copy only after the next pass
                 self.pending.append((mid, n, self.now))
             else:
@@ -118,9 +121,9 @@ class World:
         for mid in self.mine(n)[:1]:
             key = self.drafts.pop(mid).key
             if self.followups[key].state == State.DRAFTING:
-                # Written by a pass that died before recording it, deleted before the next
-                # pass: no mailbox can tell this from a draft never written, so the step is
-                # drafted again. The one case outside "exactly once"; the crash suite
+                # Written by a pass that died before recording it, gone from Drafts (deleted,
+                # or sent with its Sent copy still to come) before the next pass: no mailbox
+                # can tell this from a draft never written, so the step is drafted again. The one case outside "exactly once"; the crash suite
                 # shows an ordinary crash never duplicates.
                 self.unknowable.add(key)
 

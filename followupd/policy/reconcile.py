@@ -23,6 +23,8 @@ from followupd.policy.plan import Decision
 from followupd.replies import recipients, reply_to_interview, senders
 
 OPEN = frozenset({State.PLANNED, State.DRAFTING, State.DRAFTED, State.NEEDS_CONTACT})
+# States a step can be in when its own Sent copy turns up.
+_SENDABLE = frozenset({State.DRAFTED, State.DISMISSED, State.PLANNED, State.MISSED, State.CANCELLED})
 
 
 def active(record: InterviewRecord, followups: Sequence[FollowUp], steps: int) -> bool:
@@ -56,13 +58,17 @@ def found(f: FollowUp, located: Located, now: datetime, why: str) -> Transition:
     """Where a step's Message-ID was found decides its state; one rule for a crashed
     pass's recovery and for the look-up just before creating a draft. A copy in Sent
     keeps its own time when plausible: not before the step's window opened (the
-    draft may be older than this store) and not in the future."""
+    draft may be older than this store) and not in the future.
+
+    A draft found in Drafts was written by an earlier pass that did not record it,
+    and the user may have edited it since: how it was created is unknown, so it gets
+    no fingerprint and is never taken as untouched, hence never deleted."""
     if located.folder == "sent":
         floor = f.drafted_at or f.window_start
         sent = f.replace(state=State.SENT, sent_at=retime(located.arrived, floor, now), note=None)
         return Transition(f, sent, "found already sent")
     assert located.ref is not None
-    return drafted(f, located.ref, now, why)
+    return drafted(f, DraftRef(located.ref.message_id, located.ref.key, ""), now, why)
 
 
 def questions(
@@ -169,8 +175,8 @@ def reconcile(
         elif f.missing_since is not None:
             w.move(f.replace(missing_since=None, note=None), "back in Drafts")
     for f in list(w.fs.values()):
-        # A draft recovered just now was found as it is: untouched by definition.
-        state = facts.drafts.get(f.key, DraftState.UNTOUCHED if f.key in recovered else DraftState.GONE)
+        # A draft recovered just now is there, as created or not: we cannot tell.
+        state = facts.drafts.get(f.key, DraftState.EDITED if f.key in recovered else DraftState.GONE)
         if f.state != State.DRAFTED or state == DraftState.GONE:
             continue  # gone and not yet judged: nothing to stop or to call stale
         if f.uid in replied:
@@ -186,16 +192,21 @@ def _sent_copy(w: _Work, message: MessageInfo, contacts: Mapping[str, set[str]],
     # The Sent copy of one of our drafts is evidence for that draft only, not for
     # another draft to the same people.
     ours = mid is not None and any(f.message_id == mid for f in w.fs.values())
+    when = message.when
     for f in list(w.fs.values()):
+        if mid is not None and mid == f.message_id and f.state in _SENDABLE:
+            # Our own Message-ID in Sent: sent, whatever the store thought (a draft
+            # written by a pass that died before recording it, say).
+            sent_at = retime(when, f.drafted_at or f.window_start, now)
+            w.move(f.replace(state=State.SENT, sent_at=sent_at, note=None), "sent by you")
+            continue
         if f.state not in (State.DRAFTED, State.DISMISSED) or f.drafted_at is None:
             continue
-        same = mid is not None and mid == f.message_id
-        when = message.when
         related = not ours and bool(to & contacts.get(f.uid, set())) and when is not None and when >= f.drafted_at
-        if not (same or related):
+        if not related:
             continue
         sent_at = retime(when, f.drafted_at, now)
-        if same or f.state == State.DISMISSED:
+        if f.state == State.DISMISSED:
             w.move(f.replace(state=State.SENT, sent_at=sent_at, note=None), "sent by you")
         elif f.sent_evidence_at is None:
             # A message to them after the draft was made: if our draft leaves Drafts,
@@ -224,7 +235,7 @@ def _gone(w: _Work, f: FollowUp, verdict: datetime | bool | None, settings: Sett
 def _stale(w: _Work, f: FollowUp, state: DraftState, settings: Settings, now: datetime) -> None:
     """Its window closed and the draft is still there, unsent: say so, once."""
     kept = Transition(f, f.replace(stale_at=now, note=STALE), "stale")
-    if settings.on_stale == "delete-untouched" and state == DraftState.UNTOUCHED:
+    if settings.on_stale == "delete-untouched" and state == DraftState.UNTOUCHED and f.draft_fingerprint:
         note = "stale: its window closed before you sent it; the untouched draft was removed"
         done = Transition(f, f.replace(state=State.DISMISSED, stale_at=now, note=note), "stale")
         w.fs[f.key] = done.after
@@ -235,7 +246,9 @@ def _stale(w: _Work, f: FollowUp, state: DraftState, settings: Settings, now: da
 
 def _stop_draft(w: _Work, f: FollowUp, state: DraftState, settings: Settings) -> None:
     edited = "they replied first; your edited draft was kept"
-    if settings.on_reply == "delete-untouched" and state == DraftState.UNTOUCHED:
+    if not f.draft_fingerprint:
+        edited = "they replied first; the draft was kept (it may have been edited before followupd recorded it)"
+    if settings.on_reply == "delete-untouched" and state == DraftState.UNTOUCHED and f.draft_fingerprint:
         removed = "they replied first; your untouched draft was removed"
         done = Transition(f, f.replace(state=State.REPLIED, note=removed), removed)
         kept = Transition(f, f.replace(state=State.REPLIED, note=edited), edited)
