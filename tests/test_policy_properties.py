@@ -96,6 +96,7 @@ class World:
     sent_keys: set[tuple[str, str]] = field(default_factory=set)
     pending: list[tuple[str, int, datetime]] = field(default_factory=list)
     tells: bool = False  # whether `was_sent` can tell (Gmail) or not (Maildir, IMAP)
+    settings: policy.Settings = SETTINGS
 
     # ------------------------------------------------ what the user and the world do
 
@@ -145,7 +146,7 @@ class World:
         if t.after.state == State.DISMISSED and t.why != "stale":
             gone = t.before.missing_since if t.before is not None else None
             assert gone is not None and gone < self.now, "dismissed at the first pass that missed it"
-            assert self.now >= gone + SETTINGS.dismiss_after, "dismissed before the grace period"
+            assert self.now >= gone + self.settings.dismiss_after, "dismissed before the grace period"
         self.followups[t.after.key] = t.after
         if t.after.state == State.DISMISSED:
             self.dismissed.add(t.after.key)
@@ -157,7 +158,7 @@ class World:
         for f in self.followups.values():
             by_uid.setdefault(f.uid, []).append(f)
         for a in policy.calendar(
-            records, by_uid, seen, (), (T0 - timedelta(days=30), T0 + timedelta(days=90)), SETTINGS
+            records, by_uid, seen, (), (T0 - timedelta(days=30), T0 + timedelta(days=90)), self.settings
         ):
             if isinstance(a, policy.SaveInterview):
                 old = records.get(a.interview.uid) or InterviewRecord(a.interview, first_seen=self.now)
@@ -177,7 +178,7 @@ class World:
             for k in policy.questions(fs, states, news)
         }
         actions = policy.reconcile(
-            list(records.values()), fs, MailFacts(located, states, news, verdicts), SETTINGS, self.now
+            list(records.values()), fs, MailFacts(located, states, news, verdicts), self.settings, self.now
         )
         for a in actions:
             if isinstance(a, DeleteDraft):
@@ -195,7 +196,7 @@ class World:
             else:
                 self.apply(a)
 
-        decisions = policy.plan(records.values(), self.followups, STEPS, SETTINGS.schedule, self.now)
+        decisions = policy.plan(records.values(), self.followups, STEPS, self.settings.schedule, self.now)
         for a in policy.settle(decisions, self.followups):
             if isinstance(a, Transition):
                 self.apply(a)
@@ -270,9 +271,14 @@ ops = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(script=ops, tells=st.booleans())
-def test_core_invariants(script: list[tuple[str, int, int, str]], tells: bool) -> None:
-    w = World(tells=tells)
+@given(
+    script=ops,
+    tells=st.booleans(),
+    on_reply=st.sampled_from(["delete-untouched", "keep"]),
+    on_stale=st.sampled_from(["keep", "delete-untouched"]),
+)
+def test_core_invariants(script: list[tuple[str, int, int, str]], tells: bool, on_reply: str, on_stale: str) -> None:
+    w = World(tells=tells, settings=dataclasses.replace(SETTINGS, on_reply=on_reply, on_stale=on_stale))
     for op, n, minutes, crash in script:
         w.now += timedelta(minutes=minutes)
         uid = f"iv{n}"
