@@ -21,7 +21,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from followupd.config import Config, Me, ResolvedStep
 from followupd.draft_check import verify
 from followupd.errors import ConfigError, FollowupdError, Problem
-from followupd.model import Contact, Interview, ThreadHint
+from followupd.model import MESSAGE_ID_PREFIX, Contact, Interview, ThreadHint
 from followupd.notes import point_from
 from followupd.people import first_name, is_role_mailbox, safe_display_name
 from followupd.text import clean_block, clean_line
@@ -52,7 +52,7 @@ def message_id(interview_uid: str, step: str, me: Me) -> str:
     draft can be found again after a crash or a lost state dir."""
     digest = hashlib.sha256(f"{interview_uid}\x00{step}".encode()).hexdigest()[:32]
     domain = me.email.rsplit("@", 1)[1]
-    return f"<followupd.{digest}@{domain}>"
+    return f"{MESSAGE_ID_PREFIX}{digest}@{domain}>"
 
 
 @dataclass(frozen=True)

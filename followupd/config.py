@@ -348,6 +348,8 @@ class Step:
 class Reply:
     on_reply: str = _conv(_choice("delete-untouched", "keep"), "delete-untouched")
     free_mail_domains: tuple[str, ...] = _conv(_strings, ())
+    dismiss_after: timedelta = _conv(parse_duration, timedelta(minutes=15))
+    on_stale: str = _conv(_choice("keep", "delete-untouched"), "keep")
 
 
 @dataclass(frozen=True, kw_only=True)

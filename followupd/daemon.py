@@ -20,7 +20,6 @@ pass deadline instead of failing the start and looping through restarts.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import queue
@@ -29,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from types import FrameType
 
 from followupd.clock import SystemClock
@@ -39,6 +37,7 @@ from followupd.daemon_jobs import SYNC_JOB, DueJobs, backoff, span
 from followupd.daemon_pass import EngineFactory, PassRunner, Stopping
 from followupd.errors import EXIT_OK, EXIT_TEMPFAIL, ConfigError, FollowupdError
 from followupd.sdnotify import SystemdNotifier
+from followupd.statedir import claim_daemon as _claim
 
 __all__ = ["Daemon", "EngineFactory", "Stopping", "backoff", "run_daemon"]
 
@@ -51,27 +50,6 @@ STOP_DEADLINE = 8.0
 # within a tick of the wake-up instead of after the remaining (monotonic) wait. The
 # tick also bounds how late the main thread sees a signal another thread received.
 _TICK = 10.0
-
-
-def _claim(state_dir: Path) -> int:
-    """Hold `daemon.pid` locked while the daemon lives: two daemons on one state would
-    do every pass twice (a user unit and a system unit, say)."""
-    try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(state_dir / "daemon.pid", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise FollowupdError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        other = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise FollowupdError(
-            f"another followupd daemon (pid {other}) already runs on {state_dir}; stop it first"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-    return fd
 
 
 class Daemon:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# Every Message-ID followupd makes starts with this; it tells our drafts from the user's mail.
+MESSAGE_ID_PREFIX = "<followupd."
 
 
 class State(enum.StrEnum):
@@ -184,3 +188,54 @@ class MailChanges:
     messages: list[MessageInfo]
     cursor: str
     skipped: list[str] = field(default_factory=list)  # one line per unreadable message
+
+
+@dataclass(frozen=True)
+class InterviewRecord:
+    """An interview as stored, with what the user and their mail said about it."""
+
+    interview: Interview
+    skipped: bool = False
+    cancel_reason: str | None = None
+    replied_at: datetime | None = None
+    reply_from: str | None = None
+    first_seen: datetime | None = None
+
+    @property
+    def uid(self) -> str:
+        return self.interview.uid
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """One step of one interview's sequence, as stored."""
+
+    uid: str
+    step: str
+    seq: int
+    state: State
+    due_at: datetime | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    message_id: str | None = None
+    draft_key: str | None = None
+    draft_fingerprint: str | None = None
+    drafted_at: datetime | None = None
+    sent_at: datetime | None = None
+    sent_evidence_at: datetime | None = None
+    note: str | None = None
+    missing_since: datetime | None = None  # the pass that first found its draft gone from Drafts, unexplained
+    stale_at: datetime | None = None  # when it was found still unsent after its window closed
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.uid, self.step)
+
+    @property
+    def ref(self) -> DraftRef:
+        """The handle of its draft, as it was when created (drafting and later states)."""
+        assert self.message_id is not None
+        return DraftRef(self.message_id, self.draft_key or "", self.draft_fingerprint or "")
+
+    def replace(self, **changes: object) -> FollowUp:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import logging
 import os
 import subprocess
 
-from followupd.engine import Notice
+from followupd.report import Notice
 
 log = logging.getLogger(__name__)
 

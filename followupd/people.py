@@ -12,17 +12,9 @@ import re
 import unicodedata
 
 from followupd.model import Contact
+from followupd.policy.domains import FREE_MAIL
 from followupd.text import clean_line
 
-FREE_MAIL = frozenset(
-    """
-    gmail.com googlemail.com outlook.com hotmail.com hotmail.co.uk live.com msn.com yahoo.com
-    yahoo.co.uk ymail.com aol.com icloud.com me.com mac.com proton.me protonmail.com pm.me
-    gmx.com gmx.de gmx.net web.de mail.com zoho.com yandex.com yandex.ru fastmail.com
-    hey.com tutanota.com tuta.io mailbox.org posteo.de qq.com 163.com orange.fr free.fr laposte.net
-    t-online.de freenet.de libero.it
-    """.split()
-)
 # Scheduling tools, ATS and conferencing services: their addresses are the tool, not a person.
 TOOL_DOMAINS = frozenset(
     """

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from followupd.model import State
-from followupd.store import FollowUp, Store
+from followupd.model import FollowUp, State
+from followupd.store import Store
 
 
 def _iso(at: datetime | None, zone: tzinfo) -> str | None:
@@ -40,6 +40,8 @@ def rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
                     "role": iv.role,
                     "note": f.note,
                     "replied_at": _iso(record.replied_at, zone),
+                    "missing_since": _iso(f.missing_since, zone),
+                    "stale_at": _iso(f.stale_at, zone),
                 }
             )
     return result
@@ -94,6 +96,7 @@ def table(store: Store, zone: tzinfo, now: datetime) -> str:
             "dismissed",
             "planned",
             "drafting",
+            "drafted",
         ):
             state += f" ({row['note']})"
         body.append(

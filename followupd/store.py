@@ -7,20 +7,20 @@ migrations, so an upgrade never asks the user to delete their state.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
-import fcntl
 import json
 import logging
-import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from followupd.errors import FollowupdError, TransientError
-from followupd.model import Contact, Interview, State
+from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State
+from followupd.policy.actions import CancelInterview, KeepInterview, Replied, SaveInterview, Transition
+from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
+
+__all__ = ["FollowUp", "InterviewRecord", "PassLock", "Store", "StoreError", "StoreWriteError"]
 
 log = logging.getLogger(__name__)
 
@@ -83,42 +83,12 @@ MIGRATIONS: tuple[str, ...] = (
         since TEXT NOT NULL
     );
     """,
+    # 2: a draft's vanishing is judged after a grace period; stale drafts are noted once
+    """
+    ALTER TABLE followups ADD COLUMN missing_since TEXT;
+    ALTER TABLE followups ADD COLUMN stale_at TEXT;
+    """,
 )
-
-
-@dataclass(frozen=True)
-class InterviewRecord:
-    interview: Interview
-    skipped: bool = False
-    cancel_reason: str | None = None
-    replied_at: datetime | None = None
-    reply_from: str | None = None
-    first_seen: datetime | None = None
-
-    @property
-    def uid(self) -> str:
-        return self.interview.uid
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    uid: str
-    step: str
-    seq: int
-    state: State
-    due_at: datetime | None = None
-    window_start: datetime | None = None
-    window_end: datetime | None = None
-    message_id: str | None = None
-    draft_key: str | None = None
-    draft_fingerprint: str | None = None
-    drafted_at: datetime | None = None
-    sent_at: datetime | None = None
-    sent_evidence_at: datetime | None = None
-    note: str | None = None
-
-    def replace(self, **changes: object) -> FollowUp:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -129,59 +99,12 @@ class Health:
     since: datetime
 
 
-class StoreError(FollowupdError):
-    """The state database cannot be opened or read."""
-
-
-class StoreWriteError(StoreError, TransientError):
-    """The state database cannot be written (disk full, read-only, locked). Nothing is
-    lost: the transaction was rolled back, and the next pass after the cause is gone
-    carries on from the last committed state."""
-
-
-def _write_error(path: Path, exc: sqlite3.Error | OSError) -> StoreWriteError:
-    text = str(exc).lower()
-    if "i/o" in text and _no_space(path.parent):
-        text = "full"  # SQLite reports a failed WAL write on a full disk as an I/O error
-    if "full" in text or "no space" in text:
-        why = "the disk is full; free some space"
-    elif "readonly" in text or "read-only" in text:
-        why = "it is read-only; make it writable"
-    elif "locked" in text or "busy" in text:
-        why = "another program holds it locked"
-    else:
-        why = f"{exc}"
-    return StoreWriteError(
-        f"cannot write the state database {path}: {why}. Nothing is lost; followupd carries on when it can write again"
-    )
-
-
-def _no_space(directory: Path) -> bool:
-    try:
-        return os.statvfs(directory).f_bavail == 0
-    except OSError:
-        return False
-
-
 def _ts(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _private_dir(path: Path) -> None:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
-
-
-def _private_file(path: Path) -> None:
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(fd)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
 
 
 class Store:
@@ -200,20 +123,20 @@ class Store:
                     raise StoreError(f"no state yet in {state_dir}; run `followupd run --once` first")
                 db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30)
             else:
-                _private_dir(state_dir)
-                _private_file(path)
+                private_dir(state_dir)
+                private_file(path)
                 db = sqlite3.connect(path, isolation_level=None, timeout=30)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             db.row_factory = sqlite3.Row
         except sqlite3.OperationalError as exc:
-            raise _write_error(path, exc) from None
+            raise write_error(path, exc) from None
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the state database {path}: {exc}") from None
         except OSError as exc:
             if exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
-                raise _write_error(path, exc) from None
+                raise write_error(path, exc) from None
             raise StoreError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
         store = cls(db, path)
         if not readonly:
@@ -229,7 +152,7 @@ class Store:
         with self.transaction():
             self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
-            version = row[0] if row else 0
+            version = row["version"] if row else 0
             if version > len(MIGRATIONS):
                 raise StoreError(f"{self.path} was written by a newer followupd (schema {version}); upgrade followupd")
             for number in range(version, len(MIGRATIONS)):
@@ -245,24 +168,24 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        return self.db.execute("SELECT version FROM schema_version").fetchone()[0]
+        return int(self.db.execute("SELECT version FROM schema_version").fetchone()["version"])
 
     @property
     def created_at(self) -> datetime:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'created_at'").fetchone()
-        return datetime.fromisoformat(row[0])
+        return datetime.fromisoformat(row["value"])
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise _write_error(self.path, exc) from None
+            raise write_error(self.path, exc) from None
         try:
             yield self.db
         except sqlite3.OperationalError as exc:
             self._rollback()
-            raise _write_error(self.path, exc) from None
+            raise write_error(self.path, exc) from None
         except BaseException:
             self._rollback()
             raise
@@ -270,7 +193,7 @@ class Store:
             self.db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._rollback()
-            raise _write_error(self.path, exc) from None
+            raise write_error(self.path, exc) from None
 
     def _rollback(self) -> None:
         if self.db.in_transaction:
@@ -283,84 +206,60 @@ class Store:
 
     def interviews(self) -> list[InterviewRecord]:
         rows = self.db.execute("SELECT * FROM interviews ORDER BY start_at, uid").fetchall()
-        return [self._interview(row) for row in rows]
+        return [_interview(row) for row in rows]
 
     def interview(self, uid: str) -> InterviewRecord | None:
         row = self.db.execute("SELECT * FROM interviews WHERE uid = ?", (uid,)).fetchone()
-        return self._interview(row) if row else None
-
-    def _interview(self, r: sqlite3.Row) -> InterviewRecord:
-        interview = Interview(
-            uid=r["uid"],
-            title=r["title"],
-            start=datetime.fromisoformat(r["start_at"]),
-            end=datetime.fromisoformat(r["end_at"]),
-            contacts=tuple(Contact(e, n) for e, n in json.loads(r["contacts"])),
-            company=r["company"],
-            role=r["role"],
-            notes=r["notes"],
-            cancelled=bool(r["cancelled"]),
-            event_uid=r["event_uid"],
-            recurrence_id=_dt(r["recurrence_id"]),
-        )
-        return InterviewRecord(
-            interview=interview,
-            skipped=bool(r["skipped"]),
-            cancel_reason=r["cancel_reason"],
-            replied_at=_dt(r["replied_at"]),
-            reply_from=r["reply_from"],
-            first_seen=_dt(r["first_seen"]),
-        )
+        return _interview(row) if row else None
 
     def save_interview(self, interview: Interview, now: datetime, cancel_reason: str | None = None) -> None:
         """Insert or update what the calendar says; user decisions (skip, reply) stay."""
-        contacts = json.dumps([[c.email, c.name] for c in interview.contacts])
-        values = (
-            interview.event_uid,
-            _ts(interview.recurrence_id),
-            interview.title,
-            _ts(interview.start),
-            _ts(interview.end),
-            contacts,
-            interview.company,
-            interview.role,
-            interview.notes,
-            int(interview.cancelled),
-            cancel_reason if interview.cancelled else None,
-            _ts(now),
-        )
         with self.transaction() as db:
-            db.execute(
-                """INSERT INTO interviews (event_uid, recurrence_id, title, start_at, end_at, contacts,
-                       company, role, notes, cancelled, cancel_reason, updated_at, uid, first_seen)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (uid) DO UPDATE SET event_uid = excluded.event_uid,
-                       recurrence_id = excluded.recurrence_id, title = excluded.title,
-                       start_at = excluded.start_at, end_at = excluded.end_at,
-                       contacts = excluded.contacts, company = excluded.company, role = excluded.role,
-                       notes = excluded.notes, cancelled = excluded.cancelled,
-                       cancel_reason = excluded.cancel_reason, updated_at = excluded.updated_at""",
-                (*values, interview.uid, _ts(now)),
-            )
-
-    def mark_cancelled(self, uid: str, reason: str, now: datetime) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE interviews SET cancelled = 1, cancel_reason = ?, updated_at = ? WHERE uid = ?",
-                (reason, _ts(now), uid),
-            )
+            _save_interview(db, interview, cancel_reason, now)
 
     def set_skipped(self, uid: str, skipped: bool, now: datetime) -> None:
         with self.transaction() as db:
             db.execute("UPDATE interviews SET skipped = ?, updated_at = ? WHERE uid = ?", (int(skipped), _ts(now), uid))
+            _event(db, now, uid, "skipped" if skipped else "resumed", "by you")
 
-    def record_reply(self, uid: str, at: datetime, sender: str, now: datetime) -> None:
+    def record(self, actions: Iterable[object], now: datetime) -> None:
+        """Write what the core decided, in one transaction: interviews found, changed,
+        cancelled or answered, and follow-up transitions. Each state change leaves a row
+        in `transitions` (an interview's own changes with step "")."""
         with self.transaction() as db:
-            db.execute(
-                """UPDATE interviews SET replied_at = ?, reply_from = ?, updated_at = ?
-                   WHERE uid = ? AND replied_at IS NULL""",
-                (_ts(at), sender, _ts(now), uid),
-            )
+            for action in actions:
+                if isinstance(action, Transition):
+                    _write_followup(db, action.after, now, action.why)
+                elif isinstance(action, SaveInterview):
+                    old = db.execute(
+                        "SELECT cancelled FROM interviews WHERE uid = ?", (action.interview.uid,)
+                    ).fetchone()
+                    _save_interview(db, action.interview, action.reason, now)
+                    if action.interview.cancelled and (old is None or not old["cancelled"]):
+                        _event(db, now, action.interview.uid, "cancelled", action.reason)
+                elif isinstance(action, CancelInterview):
+                    db.execute(
+                        "UPDATE interviews SET cancelled = 1, cancel_reason = ?, updated_at = ? WHERE uid = ?",
+                        (action.reason, _ts(now), action.uid),
+                    )
+                    _event(db, now, action.uid, "cancelled", action.reason)
+                elif isinstance(action, KeepInterview):
+                    # cancelled stays 0: the reason is kept as a note, and to be told only once
+                    db.execute(
+                        "UPDATE interviews SET cancel_reason = ?, updated_at = ? WHERE uid = ?",
+                        (action.reason, _ts(now), action.uid),
+                    )
+                    _event(db, now, action.uid, "kept", action.reason)
+                elif isinstance(action, Replied):
+                    changed = db.execute(
+                        """UPDATE interviews SET replied_at = ?, reply_from = ?, updated_at = ?
+                           WHERE uid = ? AND replied_at IS NULL""",
+                        (_ts(action.at), action.sender, _ts(now), action.uid),
+                    ).rowcount
+                    if changed:
+                        _event(db, now, action.uid, "replied", f"reply from {action.sender}")
+                else:
+                    raise TypeError(f"not something the store records: {action!r}")
 
     # ------------------------------------------------------------ follow-ups
 
@@ -371,62 +270,16 @@ class Store:
             if uid is not None
             else self.db.execute(query + " ORDER BY uid, seq")
         ).fetchall()
-        return [self._followup(row) for row in rows]
+        return [_followup(row) for row in rows]
 
     def followup(self, uid: str, step: str) -> FollowUp | None:
         row = self.db.execute("SELECT * FROM followups WHERE uid = ? AND step = ?", (uid, step)).fetchone()
-        return self._followup(row) if row else None
-
-    def _followup(self, row: sqlite3.Row) -> FollowUp:
-        (uid, step, seq, state, due, ws, we, mid, key, fp, drafted, sent, evidence, note, _updated) = tuple(row)
-        return FollowUp(
-            uid=uid,
-            step=step,
-            seq=seq,
-            state=State(state),
-            due_at=_dt(due),
-            window_start=_dt(ws),
-            window_end=_dt(we),
-            message_id=mid,
-            draft_key=key,
-            draft_fingerprint=fp,
-            drafted_at=_dt(drafted),
-            sent_at=_dt(sent),
-            sent_evidence_at=_dt(evidence),
-            note=note,
-        )
+        return _followup(row) if row else None
 
     def save_followup(self, new: FollowUp, now: datetime, detail: str | None = None) -> None:
         """Write one follow-up and, if its state changed, the transition; one transaction."""
         with self.transaction() as db:
-            row = db.execute("SELECT state FROM followups WHERE uid = ? AND step = ?", (new.uid, new.step)).fetchone()
-            old_state = row[0] if row else None
-            db.execute(
-                """INSERT OR REPLACE INTO followups VALUES
-                   (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    new.uid,
-                    new.step,
-                    new.seq,
-                    str(new.state),
-                    _ts(new.due_at),
-                    _ts(new.window_start),
-                    _ts(new.window_end),
-                    new.message_id,
-                    new.draft_key,
-                    new.draft_fingerprint,
-                    _ts(new.drafted_at),
-                    _ts(new.sent_at),
-                    _ts(new.sent_evidence_at),
-                    new.note,
-                    _ts(now),
-                ),
-            )
-            if old_state != str(new.state):
-                db.execute(
-                    "INSERT INTO transitions (at, uid, step, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                    (_ts(now), new.uid, new.step, old_state, str(new.state), detail),
-                )
+            _write_followup(db, new, now, detail)
 
     def transitions(self, uid: str | None = None) -> list[tuple[datetime, str, str, str | None, str, str | None]]:
         query = "SELECT at, uid, step, from_state, to_state, detail FROM transitions"
@@ -435,34 +288,37 @@ class Store:
             if uid
             else self.db.execute(query + " ORDER BY id")
         ).fetchall()
-        return [(datetime.fromisoformat(r[0]), *r[1:]) for r in rows]
+        return [
+            (datetime.fromisoformat(r["at"]), r["uid"], r["step"], r["from_state"], r["to_state"], r["detail"])
+            for r in rows
+        ]
 
     # ------------------------------------------------------------ cursors and health
 
     def cursor(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
+        return row["value"] if row else None
 
     def set_cursor(self, name: str, value: str | None) -> None:
         with self.transaction() as db:
             if value is None:
                 db.execute("DELETE FROM cursors WHERE name = ?", (name,))
             else:
-                db.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)", (name, value))
+                db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", (name, value))
 
     def health(self) -> list[Health]:
         rows = self.db.execute("SELECT component, kind, problem, since FROM health ORDER BY since").fetchall()
-        return [Health(c, k, p, datetime.fromisoformat(s)) for c, k, p, s in rows]
+        return [Health(r["component"], r["kind"], r["problem"], datetime.fromisoformat(r["since"])) for r in rows]
 
     def set_health(self, component: str, kind: str, problem: str, now: datetime) -> bool:
         """Record a problem; return True if it is news: a new problem, or a different one
         for the same component (so an outage is logged once, not every pass)."""
         with self.transaction() as db:
             row = db.execute("SELECT kind, problem FROM health WHERE component = ?", (component,)).fetchone()
-            if row is not None and tuple(row) == (kind, problem):
+            if row is not None and (row["kind"], row["problem"]) == (kind, problem):
                 return False
             db.execute(
-                "INSERT OR REPLACE INTO health VALUES (?, ?, ?, COALESCE((SELECT since FROM health WHERE component = ? AND kind = ?), ?))",
+                "INSERT OR REPLACE INTO health (component, kind, problem, since) VALUES (?, ?, ?, COALESCE((SELECT since FROM health WHERE component = ? AND kind = ?), ?))",
                 (component, kind, problem, component, kind, _ts(now)),
             )
             return True
@@ -473,41 +329,117 @@ class Store:
             return db.execute("DELETE FROM health WHERE component = ?", (component,)).rowcount > 0
 
 
-class PassLock:
-    """An exclusive lock on the state dir, so two processes never run a pass at once."""
+def _interview(r: sqlite3.Row) -> InterviewRecord:
+    interview = Interview(
+        uid=r["uid"],
+        title=r["title"],
+        start=datetime.fromisoformat(r["start_at"]),
+        end=datetime.fromisoformat(r["end_at"]),
+        contacts=tuple(Contact(e, n) for e, n in json.loads(r["contacts"])),
+        company=r["company"],
+        role=r["role"],
+        notes=r["notes"],
+        cancelled=bool(r["cancelled"]),
+        event_uid=r["event_uid"],
+        recurrence_id=_dt(r["recurrence_id"]),
+    )
+    return InterviewRecord(
+        interview=interview,
+        skipped=bool(r["skipped"]),
+        cancel_reason=r["cancel_reason"],
+        replied_at=_dt(r["replied_at"]),
+        reply_from=r["reply_from"],
+        first_seen=_dt(r["first_seen"]),
+    )
 
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "lock"
-        self._fd: int | None = None
 
-    def acquire(self, wait: bool = True) -> bool:
-        try:
-            _private_dir(self.path.parent)
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        except OSError as exc:
-            if exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
-                raise _write_error(self.path, exc) from None
-            raise StoreError(f"cannot use the state directory {self.path.parent}: {exc.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not wait:
-                os.close(fd)
-                return False
-            log.info("another followupd pass is running; waiting for it to finish")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        self._fd = fd
-        return True
+_INTERVIEW_COLUMNS = (
+    "uid event_uid recurrence_id title start_at end_at contacts company role notes cancelled cancel_reason "
+    "updated_at first_seen"
+).split()
 
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
 
-    def __enter__(self) -> PassLock:
-        self.acquire()
-        return self
+def _save_interview(db: sqlite3.Connection, interview: Interview, cancel_reason: str | None, now: datetime) -> None:
+    values = {
+        "uid": interview.uid,
+        "event_uid": interview.event_uid,
+        "recurrence_id": _ts(interview.recurrence_id),
+        "title": interview.title,
+        "start_at": _ts(interview.start),
+        "end_at": _ts(interview.end),
+        "contacts": json.dumps([[c.email, c.name] for c in interview.contacts]),
+        "company": interview.company,
+        "role": interview.role,
+        "notes": interview.notes,
+        "cancelled": int(interview.cancelled),
+        "cancel_reason": cancel_reason if interview.cancelled else None,
+        "updated_at": _ts(now),
+        "first_seen": _ts(now),
+    }
+    keep = {"uid", "first_seen"}  # set once, when first seen
+    db.execute(
+        f"""INSERT INTO interviews ({", ".join(values)}) VALUES ({", ".join(":" + k for k in values)})
+            ON CONFLICT (uid) DO UPDATE SET {", ".join(f"{k} = excluded.{k}" for k in values if k not in keep)}""",
+        values,
+    )
 
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+
+def _followup(row: sqlite3.Row) -> FollowUp:
+    return FollowUp(
+        uid=row["uid"],
+        step=row["step"],
+        seq=row["seq"],
+        state=State(row["state"]),
+        due_at=_dt(row["due_at"]),
+        window_start=_dt(row["window_start"]),
+        window_end=_dt(row["window_end"]),
+        message_id=row["message_id"],
+        draft_key=row["draft_key"],
+        draft_fingerprint=row["draft_fingerprint"],
+        drafted_at=_dt(row["drafted_at"]),
+        sent_at=_dt(row["sent_at"]),
+        sent_evidence_at=_dt(row["sent_evidence_at"]),
+        note=row["note"],
+        missing_since=_dt(row["missing_since"]),
+        stale_at=_dt(row["stale_at"]),
+    )
+
+
+def _write_followup(db: sqlite3.Connection, new: FollowUp, now: datetime, detail: str | None) -> None:
+    row = db.execute("SELECT state FROM followups WHERE uid = ? AND step = ?", (new.uid, new.step)).fetchone()
+    old_state = row["state"] if row else None
+    values = {
+        "uid": new.uid,
+        "step": new.step,
+        "seq": new.seq,
+        "state": str(new.state),
+        "due_at": _ts(new.due_at),
+        "window_start": _ts(new.window_start),
+        "window_end": _ts(new.window_end),
+        "message_id": new.message_id,
+        "draft_key": new.draft_key,
+        "draft_fingerprint": new.draft_fingerprint,
+        "drafted_at": _ts(new.drafted_at),
+        "sent_at": _ts(new.sent_at),
+        "sent_evidence_at": _ts(new.sent_evidence_at),
+        "note": new.note,
+        "missing_since": _ts(new.missing_since),
+        "stale_at": _ts(new.stale_at),
+        "updated_at": _ts(now),
+    }
+    db.execute(
+        f"INSERT OR REPLACE INTO followups ({', '.join(values)}) VALUES ({', '.join(':' + k for k in values)})", values
+    )
+    if old_state != str(new.state):
+        db.execute(
+            "INSERT INTO transitions (at, uid, step, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (_ts(now), new.uid, new.step, old_state, str(new.state), detail),
+        )
+
+
+def _event(db: sqlite3.Connection, now: datetime, uid: str, to_state: str, detail: str | None) -> None:
+    """A change of the whole interview (cancelled, replied, skipped), beside its steps' rows."""
+    db.execute(
+        "INSERT INTO transitions (at, uid, step, from_state, to_state, detail) VALUES (?, ?, '', NULL, ?, ?)",
+        (_ts(now), uid, to_state, detail),
+    )

@@ -91,10 +91,23 @@ class MailboxContract:
 
     def test_delete_draft_is_idempotent(self, harness: MailboxHarness) -> None:
         ref = harness.mailbox.create_draft(draft())
-        harness.mailbox.delete_draft(ref)
+        assert harness.mailbox.delete_draft(ref) is True
         assert harness.mailbox.draft_state(ref) == DraftState.GONE
-        harness.mailbox.delete_draft(ref)
+        assert harness.mailbox.delete_draft(ref) is True
         assert harness.draft_count() == 0
+
+    def test_delete_draft_only_as_created(self, harness: MailboxHarness) -> None:
+        # The one delete rule: the fingerprint taken at creation must still match when
+        # the delete runs, whatever an earlier look at the draft said.
+        edited = harness.mailbox.create_draft(draft(1))
+        untouched = harness.mailbox.create_draft(draft(2))
+        assert harness.mailbox.draft_state(edited) == DraftState.UNTOUCHED
+        harness.edit_draft(edited.message_id, "Hi Jane,\n\nMy own words about the system design.\n\nAda\n")
+        assert harness.mailbox.delete_draft(edited) is False
+        assert harness.mailbox.draft_state(edited) == DraftState.EDITED
+        assert harness.mailbox.delete_draft(untouched) is True
+        assert harness.mailbox.draft_state(untouched) == DraftState.GONE
+        assert harness.draft_count() == 1
 
     def test_sent_draft_is_located_in_sent(self, harness: MailboxHarness) -> None:
         ref = harness.mailbox.create_draft(draft())

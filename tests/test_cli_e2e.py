@@ -120,7 +120,9 @@ def test_sent_copy_with_a_new_message_id_counts_as_sent(cli: Cli, maildir: Path)
 def test_deleted_draft_is_dismissed_and_never_recreated(cli: Cli, maildir: Path) -> None:
     cli.run(iso(DUE))
     only_draft(maildir)[0].unlink()
-    cli.run(iso(DUE + timedelta(hours=1)))
+    cli.run(iso(DUE + timedelta(hours=1)))  # gone, no Sent copy yet: waits ([reply] dismiss_after)
+    assert cli.step(UID)["state"] == "drafted"
+    cli.run(iso(DUE + timedelta(hours=1, minutes=15)))
     assert cli.step(UID)["state"] == "dismissed"
     assert cli.step(UID, "check-in")["state"] == "cancelled"
     cli.run(iso(DUE + timedelta(hours=10)))

@@ -15,7 +15,7 @@ from followupd.mailboxes.parse import message_info
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
 from followupd.notes import point_from
 from followupd.people import company_from_domain, is_robot, is_role_mailbox
-from followupd.replies import not_a_reply, reply_to_interview
+from followupd.policy.replies import not_a_reply, reply_to_interview
 
 from maildir_user import mail
 

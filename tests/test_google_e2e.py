@@ -121,6 +121,8 @@ def test_sent_and_dismissed_are_told_apart(google: GoogleCli, emulator: Emulator
     assert google.state("iv1") == "sent"
     assert google.cli.step("iv1")["sent_at"] == sent_at.isoformat()
     assert google.state("iv1", "check-in") == "planned"
+    assert google.state("iv2") == "drafted"  # gone, no Sent copy yet: waits ([reply] dismiss_after)
+    google.run("2026-11-03T16:15:00+00:00")
     assert google.state("iv2") == "dismissed"
     google.run("2026-11-03T17:00:00+00:00")  # a dismissed draft is never re-created
     assert emulator.drafts() == []

@@ -20,7 +20,7 @@ from followupd.config import Me
 from followupd.mailboxes.maildir import MaildirMailbox
 from followupd.mailboxes.parse import message_info
 from followupd.model import Contact, Interview, MessageInfo
-from followupd.replies import not_a_reply, reply_to_interview
+from followupd.policy.replies import not_a_reply, reply_to_interview
 
 from conftest import make_maildir, write_config
 from maildir_user import deliver, mail

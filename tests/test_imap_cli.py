@@ -137,7 +137,9 @@ def test_a_deleted_draft_is_dismissed_and_not_recreated(cli: Cli, imap_account: 
     cli.run("2026-11-11T11:05:00+00:00")
     (uid,) = user.drafts()
     user.delete(uid)
-    cli.run("2026-11-11T12:00:00+00:00")
+    cli.run("2026-11-11T12:00:00+00:00")  # gone, no Sent copy yet: waits ([reply] dismiss_after)
+    assert cli.step(UID)["state"] == "drafted"
+    cli.run("2026-11-11T12:15:00+00:00")
     assert cli.step(UID)["state"] == "dismissed"
     assert cli.step(UID, "check-in")["state"] == "cancelled"
     cli.run("2026-11-11T16:00:00+00:00")

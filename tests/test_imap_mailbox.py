@@ -15,7 +15,7 @@ from followupd import config as config_module
 from followupd.errors import AuthError, BackendError, TransientError
 from followupd.mailboxes.imap import ImapMailbox, part_types
 from followupd.model import DraftState
-from followupd.replies import not_a_reply
+from followupd.policy.replies import not_a_reply
 from followupd.secrets import SecretStore
 
 from conftest import write_config

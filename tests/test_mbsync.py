@@ -22,7 +22,7 @@ from test_imap_mailbox import make_mailbox
 
 from followupd.config import Me
 from followupd.model import Contact, Interview
-from followupd.replies import reply_to_interview
+from followupd.policy.replies import reply_to_interview
 
 from conftest import Cli, round_the_clock, write_config
 from ics import calendar, vevent

@@ -46,8 +46,11 @@ class Mailbox(ABC):
         """Whether the draft is still there as we wrote it, edited by the user, or gone."""
 
     @abstractmethod
-    def delete_draft(self, ref: DraftRef) -> None:
-        """Remove a draft we created (only called for an untouched one); gone already is fine."""
+    def delete_draft(self, ref: DraftRef) -> bool:
+        """Remove a draft we created, but only if it is still as we created it: its
+        fingerprint equals `ref.fingerprint` (checked here, just before deleting, so an
+        edit made since the pass looked is never lost). Returns False when the draft is
+        there but changed, and was left alone; True when it was removed or was already gone."""
 
     @abstractmethod
     def changes(self, cursor: str | None, since: datetime) -> MailChanges:

@@ -32,7 +32,7 @@ from followupd.errors import TransientError
 from followupd.google.api import ApiError, GoogleApi, Uncertain
 from followupd.mailboxes import Mailbox
 from followupd.mailboxes.parse import WANTED, message_info
-from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
+from followupd.model import MESSAGE_ID_PREFIX, DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 
 if TYPE_CHECKING:
     from followupd.config import Config
@@ -194,13 +194,22 @@ class GmailMailbox(Mailbox):
             return DraftState.GONE
         return DraftState.UNTOUCHED if draft.get("message", {}).get("id") == ref.fingerprint else DraftState.EDITED
 
-    def delete_draft(self, ref: DraftRef) -> None:
+    def delete_draft(self, ref: DraftRef) -> bool:
         self._forget_snapshot()
+        draft_id = _draft_id(ref)
         try:
-            self._call("drafts.delete", lambda c: c.users().drafts().delete(userId="me", id=_draft_id(ref)))
+            # Read it afresh: Gmail gives an edited draft a new message id (the fingerprint).
+            draft = self._call(
+                "drafts.get", lambda c: c.users().drafts().get(userId="me", id=draft_id, format="minimal")
+            )
+            if draft.get("message", {}).get("id") != ref.fingerprint:
+                log.info("%s: not deleting draft %s: it was edited meanwhile", self.label, ref.message_id)
+                return False
+            self._call("drafts.delete", lambda c: c.users().drafts().delete(userId="me", id=draft_id))
         except ApiError as exc:
             if exc.status != 404:
                 raise
+        return True
 
     def was_sent(self, ref: DraftRef, drafted_at: datetime) -> datetime | bool | None:
         thread_id = ref.key.partition(":")[2]
@@ -229,7 +238,7 @@ class GmailMailbox(Mailbox):
                 return _arrived(message) or True
         # Gmail may give the sent copy its own Message-ID; one of our *other* drafts,
         # sent into the same thread, is not this one.
-        others = [m for m in sent if not _header(m, "Message-ID").strip().startswith("<followupd.")]
+        others = [m for m in sent if not _header(m, "Message-ID").strip().startswith(MESSAGE_ID_PREFIX)]
         return (_arrived(others[0]) or True) if others else False
 
     # ------------------------------------------------------------ new mail

@@ -248,22 +248,23 @@ class ImapMailbox(Mailbox):
             self._live = (str(validity), set(client.search(["NOT", "DELETED"])))
         return self._live
 
-    def delete_draft(self, ref: DraftRef) -> None:
+    def delete_draft(self, ref: DraftRef) -> bool:
         self._live = None
         with self._session() as client:
             found = self._find(client, ref, readonly=False)
             if found is None:
-                return
+                return True
             uid, raw = found
             if _fingerprint(raw) != ref.fingerprint:
                 log.info("%s: not deleting draft %s: it was edited meanwhile", self.label, ref.message_id)
-                return
+                return False
             client.add_flags([uid], [b"\\Deleted"], silent=True)
             # Expunge only this message. Without UIDPLUS it stays flagged \Deleted (clients
             # hide it, and we treat it as gone); a plain EXPUNGE would also remove
             # messages the user merely marked.
             if client.has_capability("UIDPLUS"):
                 client.uid_expunge([uid])
+        return True
 
     # ------------------------------------------------------------ reading INBOX and Sent
 

@@ -258,15 +258,20 @@ class MaildirMailbox(Mailbox):
             return DraftState.GONE
         return DraftState.UNTOUCHED if body_fingerprint(found[1]) == ref.fingerprint else DraftState.EDITED
 
-    def delete_draft(self, ref: DraftRef) -> None:
+    def delete_draft(self, ref: DraftRef) -> bool:
         found = self._find(ref)
-        if found is not None:
-            try:
-                found[0].unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise BackendError(f"cannot delete draft {found[0]}: {exc.strerror}") from None
+        if found is None:
+            return True
+        if body_fingerprint(found[1]) != ref.fingerprint:
+            log.info("%s: not deleting draft %s: it was edited meanwhile", self.label, ref.message_id)
+            return False
+        try:
+            found[0].unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise BackendError(f"cannot delete draft {found[0]}: {exc.strerror}") from None
+        return True
 
     # ------------------------------------------------------------ incremental scan
 

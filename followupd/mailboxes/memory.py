@@ -56,8 +56,12 @@ class MemoryMailbox(Mailbox):
             return DraftState.GONE
         return DraftState.UNTOUCHED if body_fingerprint(message) == ref.fingerprint else DraftState.EDITED
 
-    def delete_draft(self, ref: DraftRef) -> None:
+    def delete_draft(self, ref: DraftRef) -> bool:
+        message = self.drafts.get(ref.key)
+        if message is not None and body_fingerprint(message) != ref.fingerprint:
+            return False
         self.drafts.pop(ref.key, None)
+        return True
 
     def changes(self, cursor: str | None, since: datetime) -> MailChanges:
         last = int(cursor) if cursor else 0

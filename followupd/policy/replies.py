@@ -18,9 +18,9 @@ from collections.abc import Collection
 from datetime import datetime
 from email.utils import getaddresses
 
-from followupd.detect import FREE_MAIL
-from followupd.mailboxes.parse import arrival
 from followupd.model import Interview, MessageInfo
+from followupd.policy.arrival import arrival
+from followupd.policy.domains import FREE_MAIL
 
 _AUTO_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto[- ]?reply|autoreply|auto:|away from (the )?office"

@@ -1,0 +1,168 @@
+"""The planner: what each step of each interview should be, derived from the
+interview, the steps already settled by the mailbox, and `now`.
+
+No I/O and no clock reads: everything, `now` included, comes in as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Protocol
+
+from followupd.model import DERIVED, FollowUp, InterviewRecord, State
+
+
+class StepWindow(Protocol):
+    """A step as the core needs it (config's ResolvedStep is one): its name and its
+    window, counted from the interview's end (first step) or the previous step's sending."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def after(self) -> timedelta: ...
+
+    @property
+    def before(self) -> timedelta: ...
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a person would reasonably send mail: the user's zone, hours and weekdays."""
+
+    zone: tzinfo
+    hours: tuple[time, time]
+    weekdays: tuple[int, ...]
+
+    def due_time(self, start: datetime, end: datetime) -> datetime:
+        """The first instant ≥ start inside business hours on a listed weekday, if it is
+        ≤ end; otherwise start. Computed on local dates, so DST changes are honoured."""
+        day: date = start.astimezone(self.zone).date()
+        last: date = end.astimezone(self.zone).date()
+        while day <= last:
+            if day.weekday() in self.weekdays:
+                opens = _instant(day, self.hours[0], self.zone)
+                closes = _instant(day, self.hours[1], self.zone)
+                candidate = max(start, opens)
+                if candidate < closes and candidate <= end:
+                    return candidate
+            day += timedelta(days=1)
+        return start
+
+
+def _instant(day: date, at: time, zone: tzinfo) -> datetime:
+    # A wall time that does not exist (skipped by a DST change) resolves to the
+    # instant the zone's pre-change offset gives, which is a real, later wall time.
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+_WHY_NOT = {
+    State.DISMISSED: "was deleted",
+    State.MISSED: "was missed",
+    State.NEEDS_CONTACT: "has nobody to write to",
+    State.CANCELLED: "was cancelled",
+    State.REPLIED: "was answered",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one step should look like now; `draft` says: create its draft in this pass."""
+
+    uid: str
+    step: str
+    seq: int
+    state: State
+    due_at: datetime | None
+    window_start: datetime | None
+    window_end: datetime | None
+    note: str | None = None
+    draft: bool = False
+
+
+def plan(
+    interviews: Iterable[InterviewRecord],
+    followups: Mapping[tuple[str, str], FollowUp],
+    steps: Sequence[StepWindow],
+    schedule: Schedule,
+    now: datetime,
+) -> list[Decision]:
+    """Decide every step of every interview.
+
+    Steps in a state the mailbox established (drafting, drafted, sent, dismissed,
+    replied) are reported as they are; the engine alone moves them. The others are
+    derived afresh, so a rescheduled, re-accepted or re-contacted interview is
+    re-planned without special cases.
+    """
+    decisions: list[Decision] = []
+    for record in interviews:
+        previous: FollowUp | Decision | None = None
+        for seq, step in enumerate(steps):
+            current = followups.get((record.uid, step.name))
+            if current is not None and current.state not in DERIVED:
+                decision = Decision(
+                    record.uid,
+                    step.name,
+                    seq,
+                    current.state,
+                    current.due_at,
+                    current.window_start,
+                    current.window_end,
+                    current.note,
+                )
+                previous = current
+            else:
+                decision = _derive(record, seq, step, previous, schedule, now)
+                previous = decision
+            decisions.append(decision)
+    return decisions
+
+
+def _derive(
+    record: InterviewRecord,
+    seq: int,
+    step: StepWindow,
+    previous: FollowUp | Decision | None,
+    schedule: Schedule,
+    now: datetime,
+) -> Decision:
+    interview = record.interview
+
+    def decide(
+        state: State, start: datetime | None = None, end: datetime | None = None, note: str | None = None
+    ) -> Decision:
+        due = schedule.due_time(start, end) if start is not None and end is not None else None
+        draft = state == State.PLANNED and due is not None and end is not None and due <= now <= end
+        return Decision(record.uid, step.name, seq, state, due, start, end, note, draft)
+
+    if record.skipped:
+        return decide(State.CANCELLED, note="skipped by you")
+    if interview.cancelled:
+        return decide(State.CANCELLED, note=record.cancel_reason or "the event was cancelled")
+    if record.replied_at is not None:
+        return decide(State.REPLIED, note=f"reply from {record.reply_from}" if record.reply_from else None)
+
+    if seq == 0:
+        anchor: datetime | None = interview.end
+    else:
+        assert previous is not None
+        if previous.state == State.SENT:
+            anchor = previous.sent_at if isinstance(previous, FollowUp) else None
+        elif previous.state in (State.PLANNED, State.DRAFTING, State.DRAFTED):
+            return decide(State.PLANNED, note=f"after the {previous.step} is sent")
+        else:
+            return decide(State.CANCELLED, note=f"the {previous.step} {_WHY_NOT[previous.state]}")
+    if anchor is None:
+        return decide(State.PLANNED, note=f"after the {previous.step} is sent" if previous else None)
+
+    start, end = anchor + step.after, anchor + step.before
+    if not interview.contacts:
+        state = State.MISSED if now > end else State.NEEDS_CONTACT
+        return decide(state, start, end, "no address to write to: add the interviewer to the event")
+    if now > end:
+        if seq == 0 and record.first_seen is not None and record.first_seen > end:
+            return decide(State.MISSED, start, end, "first seen after its window closed")
+        return decide(State.MISSED, start, end, "its window closed before a draft could be made")
+    return decide(State.PLANNED, start, end)
