@@ -90,7 +90,7 @@ def calendar_rows(work: Path, shape: str, runs: int, events: int, interviews: in
     from followupd.clock import FixedClock
     from followupd.detect import Detector
     from followupd.engine import LOOKAHEAD
-    from followupd.plan import Schedule, plan
+    from followupd.policy.plan import Schedule, plan
     from followupd.store import InterviewRecord
 
     home = work / f"calendar-{shape}"
