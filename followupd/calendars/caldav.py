@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
-from followupd.calendars.ical import events_in, parse_calendar
+from followupd.calendars.ical import Attendance, events_in, parse_calendar
 from followupd.errors import AuthError, BackendError, FollowupdError, Problem, TransientError
 from followupd.secrets import password_for, sign_in_with_password
 
@@ -123,6 +123,7 @@ class CaldavSource(CalendarSource):
         self.zone = config.me.timezone
         self.label = self.settings.label
         self.server = _server(self.settings)
+        self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
         self._client: Any = None
         self._principal: Any = None
 
@@ -219,7 +220,7 @@ class CaldavSource(CalendarSource):
                     parsed.append(parse_calendar(obj.data, where))
                 except ValueError as exc:
                     problems.append(Problem(where, f"skipped: {exc}"))
-        events, more = events_in(parsed, TimeRange(span.start, until), self.zone, self.label)
+        events, more = events_in(parsed, TimeRange(span.start, until), self.zone, self.label, self.attendance)
         log.debug("%s: read %d objects, %d events in range", self.label, len(parsed), len(events))
         return CalendarChanges(events, complete=True, cursor=_dump(tokens, until), problems=problems + more)
 

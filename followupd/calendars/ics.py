@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from followupd import __version__
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
-from followupd.calendars.ical import events_in, overlaps, parse_calendar, prune
+from followupd.calendars.ical import Attendance, events_in, overlaps, parse_calendar, prune
 from followupd.detect import Detector
 from followupd.errors import BackendError, Problem, TransientError
 from followupd.model import Event
@@ -40,6 +40,7 @@ class IcsSource(CalendarSource):
         self._memo: _Memo | None = None
         # Only events that could be interviews are worth icalendar's (slow) parse.
         self.detector = Detector(config.me, config.detect)
+        self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
         # The events of whole days around the span are remembered with the text they
@@ -58,7 +59,7 @@ class IcsSource(CalendarSource):
                     calendar = parse_calendar(pruned, self.label)
                 except ValueError as exc:
                     raise BackendError(f"{exc}; check [calendar] {'url' if self.settings.url else 'path'}") from None
-                memo = _Memo(raw_key, key, *events_in([calendar], wide, self.zone, self.label))
+                memo = _Memo(raw_key, key, *events_in([calendar], wide, self.zone, self.label, self.attendance))
             self._memo = memo = replace(memo, raw_key=raw_key)
         inside = [e for e in memo.events if overlaps(e.start, e.end, span)]
         return CalendarChanges(events=inside, complete=True, problems=list(memo.problems))
