@@ -1,0 +1,47 @@
+"""URLs as they may be shown or stored: without the secrets people put in them."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit, urlunsplit
+
+from followupd.errors import ConfigError, Problem
+
+
+def redact(url: str) -> str:
+    """The URL without its user name and password, query and fragment: a calendar
+    feed's token (`?token=…`, `#…`) or a password (`user:pw@host`) lives there, and
+    the URL ends up in logs, error messages, the health table and status."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rsplit("@", 1)[-1]
+    except ValueError:
+        return "(an unreadable URL)"
+    hidden = "?…" if parts.query or parts.fragment else ""
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) + hidden
+
+
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_cleartext(url: str, key: str) -> None:
+    """Raise ConfigError for an http:// URL to another machine: credentials would
+    travel in clear text (as IMAP security = "none" is refused)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "http" and not loopback(parts.hostname or ""):
+        raise ConfigError(
+            f"[{key.split('.')[0]}]",
+            [
+                Problem(
+                    key,
+                    f"{redact(url)} would send your password in clear text; use https:// "
+                    "(plain http:// is only allowed for a loopback host)",
+                )
+            ],
+        )
