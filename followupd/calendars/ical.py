@@ -176,6 +176,10 @@ def _normalise(component: Any, zone: tzinfo) -> str | None:
         if str(prop.params.get("VALUE", "")).upper() == "DATE" and isinstance(value, datetime):
             component.pop(name)  # DTSTART;TZID=Europe/Berlin;VALUE=DATE: a date, not midnight
             component.add(name, value.date())
+    if isinstance(component.get("DTSTART"), list):  # twice: the first counts
+        first = component["DTSTART"][0]
+        component.pop("DTSTART")
+        component["DTSTART"] = first
     start = component.decoded("DTSTART")
     note = None
     tzid = component["DTSTART"].params.get("TZID")
@@ -217,6 +221,10 @@ def _list(value: Any) -> list[Any]:
 
 def _check(component: Any, where: str) -> Problem | None:
     errors = [(name, msg) for name, msg in getattr(component, "errors", []) if name in _ESSENTIAL]
+    for name in ("DTEND", "DURATION"):  # an unreadable end ("DTEND:None"): the event ends as it starts
+        if any(n == name for n, _ in errors):
+            component.pop(name, None)
+            errors = [e for e in errors if e[0] != name]
     if errors:
         name, message = errors[0]
         return Problem(_describe(component, where), f"skipped, its {name} is broken: {message}")

@@ -36,7 +36,9 @@ _TZID_PARAM = re.compile(rb';TZID=("[^"\r\n]*"|\((?:UTC|GMT)[^)\r\n]*\)[^;:\r\n]
 _RRULE = re.compile(rb"^((?:RRULE|EXRULE)[^:\r\n]*:)([^\r\n]*)", re.M | re.I)
 _SEQUENCE = re.compile(rb"^SEQUENCE[^:\r\n]*:(?![ \t]*\d+[ \t]*\r?$)[^\r\n]*\r?\n", re.M | re.I)
 _BLOCK = re.compile(rb"^BEGIN:(VEVENT|VTIMEZONE)[ \t]*\r?$.*?^END:\1[ \t]*(?:\r?\n|\Z)", re.M | re.S | re.I)
+_EMPTY_PARAM = re.compile(rb"^([A-Z][A-Z0-9-]*);(?:;)+", re.M | re.I)
 _HAS_CALENDAR = re.compile(rb"^BEGIN:VCALENDAR", re.M | re.I)
+_TIME_VALUE = re.compile(rb"^((?:DTSTART|DTEND|RECURRENCE-ID|EXDATE|RDATE)(?:;[^:\r\n]*)?:)[ \t]+", re.M | re.I)
 
 
 class ParsedCalendar(icalendar.Calendar):
@@ -67,6 +69,8 @@ def repair(data: bytes) -> bytes:
 
     text = _TZID_PARAM.sub(param, text)
     text = _RRULE.sub(lambda m: m.group(1) + re.sub(rb"\s+", b"", m.group(2)), text)
+    text = _TIME_VALUE.sub(rb"\1", text)  # "DTEND: 20240812T223000Z"
+    text = _EMPTY_PARAM.sub(rb"\1;", text)  # "DTSTART;;VALUE=DATE-TIME:…"
     return _SEQUENCE.sub(b"", text)
 
 
@@ -87,7 +91,8 @@ def parse_calendar(data: bytes | str, where: str) -> ParsedCalendar:
         return _piecewise(text, where, result)
     calendars = [c for c in parsed if isinstance(c, icalendar.Calendar) and c.name == "VCALENDAR"]
     if not calendars:
-        raise ValueError(f"{where} is not an iCalendar file (no BEGIN:VCALENDAR)")
+        # A download cut short: reading half of it would look like deleted events.
+        raise ValueError(f"{where} is cut short or malformed (its VCALENDAR never ends)")
     for calendar in calendars:
         _merge(calendar, result)
     return result
