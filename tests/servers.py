@@ -563,6 +563,10 @@ class Xandikos:
         n = next(_serial)
         username = f"xcal{n}"
         port = free_port()
+        self._start(username, port)
+        return CaldavAccount(self, username, password or f"pw-{n}", endpoint=f"http://127.0.0.1:{port}/")
+
+    def _start(self, username: str, port: int) -> None:
         stderr = open(self.log(username), "ab")  # noqa: SIM115 - closed in remove()
         process = subprocess.Popen(
             [
@@ -588,9 +592,11 @@ class Xandikos:
             stderr=stderr,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each request's log line at once
         )
+        old = self.processes.get(username)
+        if old is not None:
+            old[2].close()
         self.processes[username] = (process, port, stderr)
         wait_for_port(port, process, self.log(username), "xandikos")
-        return CaldavAccount(self, username, password or f"pw-{n}", endpoint=f"http://127.0.0.1:{port}/")
 
     def mark(self, user: str | None = None) -> int:
         assert user is not None, "Xandikos logs per account"
@@ -615,6 +621,11 @@ class Xandikos:
 
     def stop(self, user: str) -> None:
         stop_process(self.processes[user][0])
+
+    def restart(self, user: str) -> None:
+        """Start the account's server again, on its port, with its data."""
+        self.stop(user)
+        self._start(user, self.processes[user][1])
 
     def remove(self) -> None:
         try:
