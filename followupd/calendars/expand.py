@@ -49,6 +49,7 @@ class Budget:
     left: int = MAX_PER_PASS
     skipped_series: int = 0
     notes: dict[str, str] = field(default_factory=dict)  # UID -> what was cut
+    daily: dict[str, timedelta] = field(default_factory=dict)  # UID -> period of a series read day by day
 
 
 def naive_in(value: datetime, zone: tzinfo) -> datetime:
@@ -78,8 +79,11 @@ def fix_until(master: Any, zone: tzinfo) -> None:
         rule["UNTIL"] = [until]
 
 
-def bound(master: Any, span: TimeRange) -> str | None:
-    """Make the series' rule cheap to expand over `span`; None, or why it cannot be read."""
+def bound(master: Any, span: TimeRange, budget: Budget | None = None) -> str | None:
+    """Make the series' rule cheap to expand over `span`; None, or why it cannot be read.
+
+    A series repeating within a day, with no end in sight, is read day by day instead
+    (see `expand`): its first MAX_PER_DAY occurrences each day."""
     rules = master.get("RRULE")
     if isinstance(rules, list):
         if len(rules) > 1:
@@ -115,6 +119,9 @@ def bound(master: Any, span: TimeRange) -> str | None:
         return None if count - before <= MAX_SCAN else _capped(rules, int(before) + MAX_SCAN)
     if freq not in _SHIFTABLE:
         return None if in_range <= MAX_SCAN else "its RRULE makes too many occurrences in the range"
+    if period < _PERIOD["DAILY"] and in_range > MAX_SCAN and budget is not None:
+        budget.daily[str(master["UID"])] = period
+        return None
     lead = (duration / period + 1) * per_period
     if lead > MAX_SCAN:
         return "its occurrences are too long for how often it repeats"
@@ -196,6 +203,8 @@ def expand(components: list[Any], zones: list[Any], span: TimeRange, day_zone: t
     if budget.left <= 0:
         budget.skipped_series += 1
         return []
+    if uid in budget.daily:
+        return _day_by_day(components, zones, span, day_zone, budget.daily[uid], budget)
     single = icalendar.Calendar()
     for component in [*zones, *components]:
         single.add_component(component)
@@ -217,6 +226,49 @@ def expand(components: list[Any], zones: list[Any], span: TimeRange, day_zone: t
             f"in range (at most {MAX_PER_DAY} a day, {MAX_PER_SERIES} in all)"
         )
     return kept
+
+
+def _day_by_day(
+    components: list[Any], zones: list[Any], span: TimeRange, day_zone: tzinfo, period: timedelta, budget: Budget
+) -> list[Any]:
+    """A series repeating within the day, read one day (in `day_zone`) at a time: each
+    day the rule restarts at its first occurrence that day and stops after MAX_PER_DAY,
+    so the cost is a few occurrences a day, whatever the rule."""
+    master, moved = components[0], components[1:]
+    start = master.decoded("DTSTART")
+    duration = _duration(master, start)
+    rule = master["RRULE"]
+    until = rule["UNTIL"][0] if rule.get("UNTIL") else None
+    kept: list[Any] = []
+    day = datetime.combine(span.start.astimezone(day_zone).date(), time(), day_zone)
+    while day.astimezone(UTC) < span.end and budget.left > 0:
+        next_day = datetime.combine(day.date() + timedelta(days=1), time(), day_zone)
+        low = day if start.tzinfo else day.replace(tzinfo=None)
+        steps = max(0, math.ceil((low - start) / period)) if low > start else 0
+        first = start + period * steps
+        if until is not None and _sort_key(first) > _sort_key(until):
+            break
+        copy = master.copy()
+        copy.subcomponents = master.subcomponents
+        _move(copy, "DTSTART", first)
+        if copy.get("DTEND") is not None:
+            _move(copy, "DTEND", first + duration)
+        copy["RRULE"] = icalendar.vRecur(
+            {k: v for k, v in rule.items() if k not in ("UNTIL", "COUNT")} | {"COUNT": [MAX_PER_DAY]}
+        )
+        single = icalendar.Calendar()
+        for component in [*zones, copy, *moved]:
+            single.add_component(component)
+        found = recurring_ical_events.of(single).between(max(day.astimezone(UTC), span.start), next_day.astimezone(UTC))
+        found = [o for o in found if until is None or _sort_key(o.decoded("DTSTART")) <= _sort_key(until)]
+        found.sort(key=lambda c: _sort_key(c.decoded("DTSTART")))
+        kept.extend(found[:MAX_PER_DAY])
+        budget.left -= len(found)
+        day = next_day
+    budget.notes[str(master["UID"])] = (
+        f"it repeats every {period}, more often than an interview does; at most {MAX_PER_DAY} occurrences a day are read"
+    )
+    return kept[:MAX_PER_SERIES]
 
 
 def _sort_key(value: Any) -> datetime:

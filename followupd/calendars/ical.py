@@ -108,7 +108,7 @@ def events_in(
                 Problem(_describe(masters[0], where), f"{len(masters)} events share this UID; read the first")
             )
             master = masters[0]
-        why = _why_not_expand(master, attendance, span, zone)
+        why = _why_not_expand(master, attendance, span, zone, budget)
         if master is None or why is not None:
             if why:
                 problems.append(Problem(_describe(master, where), f"skipped, {why}"))
@@ -134,7 +134,9 @@ def events_in(
     return events, problems
 
 
-def _why_not_expand(master: Any, attendance: Attendance | None, span: TimeRange, zone: tzinfo) -> str | None:
+def _why_not_expand(
+    master: Any, attendance: Attendance | None, span: TimeRange, zone: tzinfo, budget: Budget
+) -> str | None:
     """None when the series is worth expanding; "" to skip it silently; else why not."""
     if master is None:
         return ""
@@ -143,7 +145,7 @@ def _why_not_expand(master: Any, attendance: Attendance | None, span: TimeRange,
     if attendance is not None and not attendance.takes_part(master):
         return ""  # detect would not follow it: expanding it is wasted (or hostile) work
     fix_until(master, zone)
-    return bound(master, span)
+    return bound(master, span, budget)
 
 
 def _one(
