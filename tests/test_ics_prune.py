@@ -251,6 +251,14 @@ def test_only_events_that_could_be_interviews_are_parsed() -> None:
         vevent("hidden", start, start + timedelta(hours=1), "Inter\u200bview with Globex"),
         folded,
         vevent("weekly", start, start + timedelta(hours=1), "Standup", extra="RRULE:FREQ=WEEKLY;COUNT=3"),
+        vevent("loop", start, start + timedelta(hours=1), "Sync", extra="RRULE:FREQ=WEEKLY;COUNT=3"),
+        vevent(
+            "loop",
+            start + timedelta(weeks=1, hours=2),
+            start + timedelta(weeks=1, hours=3),
+            "Interview loop",
+            extra=f"RECURRENCE-ID:{(start + timedelta(weeks=1)).strftime('%Y%m%dT%H%M%SZ')}",
+        ),
     )
     kept = {
         e.uid
@@ -258,8 +266,9 @@ def test_only_events_that_could_be_interviews_are_parsed() -> None:
             [parse_calendar(prune(text.encode(), SPAN, detector.mentions_keyword), "t")], SPAN, ZONE, "t"
         )[0]
     }
-    # Whatever the detector would call an interview is still there; series are never cut.
-    assert kept == {"interview", "described", "hidden", "folded", "weekly"}
+    # Whatever the detector would call an interview is still there; a series is kept
+    # whole when any of its parts could be one, and cut whole when none can.
+    assert kept == {"interview", "described", "hidden", "folded", "loop"}
     everything = read(text)[0]
     detected = {e.uid for e in everything if detector.detect(e).interview is not None}
     assert detected <= kept

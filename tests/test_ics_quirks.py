@@ -177,3 +177,16 @@ def test_one_unreadable_event_does_not_hide_the_others() -> None:
     events, problems = read(wrap(broken, ev("good", "DTSTART:20261105T100000Z")))
     assert [e.uid for e in events] == ["good"]
     assert len(problems) == 1 and "UID bad" in problems[0].where and "cannot be read" in problems[0].message
+
+
+def test_two_calendars_with_the_same_custom_zone_id_keep_their_own_zones() -> None:
+    def custom(offset: str) -> str:
+        zone = (
+            f"BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\n"
+            f"TZOFFSETFROM:{offset}\r\nTZOFFSETTO:{offset}\r\nEND:STANDARD\r\nEND:VTIMEZONE"
+        )
+        return wrap(zone, ev("e", "DTSTART;TZID=Customized Time Zone:20261105T100000"))
+
+    # icalendar caches zones by TZID for the whole process: the second must not get the first's
+    assert starts(read(custom("+0200"))[0]) == [datetime(2026, 11, 5, 8, 0, tzinfo=UTC)]
+    assert starts(read(custom("-0500"))[0]) == [datetime(2026, 11, 5, 15, 0, tzinfo=UTC)]

@@ -30,27 +30,36 @@ def prune(data: bytes, span: TimeRange, wanted: Callable[[str], bool] | None = N
     looks only at the DTSTART/DTEND dates in each VEVENT's text; anything it cannot
     read with certainty, and every event of a recurring series, is kept for
     icalendar to judge, so `events_in` gives the same result on the pruned text.
+    Given `wanted`, a series none of whose parts it accepts is dropped whole.
     """
     first = (span.start - PRUNE_MARGIN).strftime("%Y%m%d").encode()
     last = (span.end + PRUNE_MARGIN).strftime("%Y%m%d").encode()
-    out: list[bytes] = []
-    dropped: list[tuple[bytes | None, bytes]] = []
+    blocks: list[tuple[bytes, str | None, bytes | None]] = []  # (text, verdict, UID line)
     recurring: set[bytes] = set()
     for block, upper in _blocks(data):
         if upper is None:
-            out.append(block)
+            blocks.append((block, None, None))
             continue
         verdict, uid = _judge(upper, first, last)
         if verdict == "series" and uid is not None:
             recurring.add(uid)
-        if verdict == "keep" and wanted is not None and not wanted(block.decode("utf-8", "replace")):
-            verdict = "outside"  # cannot be an interview: not worth parsing
-        if verdict == "outside":
-            dropped.append((uid, block))
+        blocks.append((block, verdict, uid))
+    # A series is kept whole when any of its parts could be an interview (a moved
+    # instance may be the one titled "Interview"), and dropped whole otherwise.
+    mentioned: set[bytes] = set()
+    if wanted is not None:
+        for block, _, uid in blocks:
+            if uid in recurring and uid not in mentioned and wanted(block.decode("utf-8", "replace")):
+                mentioned.add(uid)
+    out: list[bytes] = []
+    for block, kind, uid in blocks:
+        if kind is None:
+            keep = True
+        elif uid in recurring or (kind == "series" and uid is None):
+            keep = wanted is None or uid is None or uid in mentioned
         else:
-            out.append(block)
-    for uid, block in dropped:
-        if uid is not None and uid in recurring:  # a stray part of a series: keep it
+            keep = kind == "keep" and (wanted is None or wanted(block.decode("utf-8", "replace")))
+        if keep:
             out.append(block)
     return _DTSTAMP.sub(b"", b"".join(out))
 

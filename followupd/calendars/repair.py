@@ -13,6 +13,7 @@ are lost.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from typing import Any
@@ -30,6 +31,7 @@ _UNUSED = re.compile(
     rb"^BEGIN:(VTODO|VJOURNAL|VFREEBUSY|VAVAILABILITY)[ \t]*\r?$.*?^END:\1[ \t]*(?:\r?\n|\Z)", re.M | re.S | re.I
 )
 _TZID_LINE = re.compile(rb"^TZID[ \t]*:([^\r\n]*)", re.M | re.I)
+_VTIMEZONE = re.compile(rb"^BEGIN:VTIMEZONE[ \t]*\r?$.*?^END:VTIMEZONE[^\r\n]*", re.M | re.S | re.I)
 # A TZID parameter: quoted, an Outlook display name written unquoted (its "(UTC-05:00)"
 # holds a colon), or plain up to the next ; or :.
 _TZID_PARAM = re.compile(rb';TZID=("[^"\r\n]*"|\((?:UTC|GMT)[^)\r\n]*\)[^;:\r\n]*|[^;:\r\n]*)', re.I)
@@ -52,18 +54,43 @@ def repair(data: bytes) -> bytes:
     """The text with the slips described in the module docstring put right."""
     text = _UNFOLD.sub(b"", data)
     text = _UNUSED.sub(b"", text)
+    renamed: dict[bytes, bytes] = {}
+
+    def zone(match: re.Match[bytes]) -> bytes:
+        # icalendar keeps every VTIMEZONE it meets in one process-wide cache keyed by
+        # TZID, so two calendars defining "Customized Time Zone" (or a blank id)
+        # differently would share the first definition: a custom id is made unique
+        # to its definition.
+        block = match.group(0)
+        line = _TZID_LINE.search(block)
+        if line is None:
+            return block
+        tzid = line.group(1).strip()
+        if tzid and resolve(tzid.decode("utf-8", "replace")) is not None:
+            return block
+        plain = re.sub(rb"\\([,;\\])", rb"\1", tzid)  # a TEXT value: "Pacific Time (US & Canada)\, Tijuana"
+        unique = (
+            (re.sub(rb"[,;\\]", b"", plain) or BLANK_TZID.encode())
+            + b" ~"
+            + hashlib.sha256(block).hexdigest()[:10].encode()
+        )
+        renamed.setdefault(plain, unique)
+        return block[: line.start()] + b"TZID:" + renamed[plain] + block[line.end() :]
+
+    text = _VTIMEZONE.sub(zone, text)
     defined = {m.group(1).strip() for m in _TZID_LINE.finditer(text)}
-    text = _TZID_LINE.sub(lambda m: b"TZID:" + (m.group(1).strip() or BLANK_TZID.encode()), text)
 
     def param(match: re.Match[bytes]) -> bytes:
         raw = match.group(1).strip().strip(b'"').strip()
-        if not raw:
-            return b";TZID=" + BLANK_TZID.encode()
-        if raw not in defined:
+        if raw in renamed:
+            raw = renamed[raw]
+        elif not raw:
+            return b";TZID=" + BLANK_TZID.encode()  # no VTIMEZONE for it: an unknown zone
+        elif raw not in defined:
             name = resolve(raw.decode("utf-8", "replace"))
             if name is not None:
                 return b";TZID=" + name.encode()
-        if b":" in raw or b";" in raw or b"," in raw:
+        if re.search(rb"[:;,~ ]", raw):
             return b';TZID="' + raw + b'"'
         return b";TZID=" + raw
 
