@@ -14,9 +14,13 @@ def redact(url: str) -> str:
     the URL ends up in logs, error messages, the health table and status."""
     try:
         parts = urlsplit(url)
-        host = parts.netloc.rsplit("@", 1)[-1]
     except ValueError:
         return "(an unreadable URL)"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    try:
+        parts.port  # noqa: B018 - a "port" that is not a number may be a misplaced password
+    except ValueError:
+        return f"{parts.scheme}://{parts.hostname or '?'}/…"
     hidden = "?…" if parts.query or parts.fragment else ""
     return urlunsplit((parts.scheme, host, parts.path, "", "")) + hidden
 
@@ -33,7 +37,11 @@ def loopback(host: str) -> bool:
 def refuse_cleartext(url: str, key: str) -> None:
     """Raise ConfigError for an http:// URL to another machine: credentials would
     travel in clear text (as IMAP security = "none" is refused)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"[{key.split('.')[0]}]", [Problem(key, f"{redact(url)} is not a usable URL")]) from None
     if parts.scheme.lower() == "http" and not loopback(parts.hostname or ""):
         raise ConfigError(
             f"[{key.split('.')[0]}]",

@@ -160,3 +160,15 @@ def test_caldav_refusal_exits_as_a_config_error(home: Path) -> None:
     result = Cli(home, config).run("2026-11-04T12:00:00+00:00", check=False)
     shown = result.stdout + result.stderr
     assert result.returncode == EXIT_CONFIG and "clear text" in shown and "SECRET" not in shown
+
+
+def test_a_caldav_url_with_a_bad_port_is_a_config_error(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        'kind = "caldav"\nurl = "https://dav.example.org:PASSWORD123/"\nusername = "ada"',
+        'kind = "maildir"\npath = "/tmp"',
+    )
+    config = config_module.load(path)
+    with pytest.raises(ConfigError, match=r"calendar\.url.*not a usable URL") as caught:
+        CaldavSource(config, SecretStore("file", config.state_dir))
+    assert "PASSWORD123" not in str(caught.value)
