@@ -19,6 +19,8 @@ from followupd.errors import EXIT_CONFIG, ConfigError
 from followupd.secrets import SecretStore
 
 from conftest import Cli, make_maildir, write_config
+from google_emulator import Emulator
+from google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401
 from ics import calendar, stamp, vevent
 from maildir_user import drafts
 from servers import free_port
@@ -172,3 +174,35 @@ def test_a_caldav_url_with_a_bad_port_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"calendar\.url.*not a usable URL") as caught:
         CaldavSource(config, SecretStore("file", config.state_dir))
     assert "PASSWORD123" not in str(caught.value)
+
+
+def test_google_reads_at_most_three_instances_of_a_series_a_day(tmp_path: Path, emulator: Emulator) -> None:  # noqa: F811
+    from followupd.calendars import TimeRange
+    from followupd.calendars.google import GoogleCalendarSource
+
+    config, api = signed_in(google_config(tmp_path, emulator, mailbox="maildir"), emulator)
+    source = GoogleCalendarSource(config, None, api=api)  # type: ignore[arg-type]
+    first = START + timedelta(days=1)
+    for hour in range(24 * 2):  # an hourly series, as Google expands it (singleEvents=true)
+        at = first + timedelta(hours=hour)
+        original = {"dateTime": at.isoformat(), "timeZone": "UTC"}
+        emulator.put_event(
+            gevent(
+                f"hourly_{stamp(at)}",
+                "Interview: hourly",
+                at,
+                0.5,
+                recurringEventId="hourly",
+                originalStartTime=original,
+            )
+        )
+    emulator.put_event(gevent("single", "Interview: Engineer at Acme", first))
+    try:
+        changes = source.fetch(None, TimeRange(START - timedelta(days=3), START + timedelta(days=60)))
+    finally:
+        source.close()
+    hourly = [e for e in changes.events if e.uid == "hourly"]
+    days = {e.start.astimezone(config.me.timezone).date() for e in hourly}
+    assert len(hourly) <= 3 * len(days) and len(days) >= 2
+    assert "single" in {e.key for e in changes.events}
+    assert len(changes.problems) == 1 and "beyond 3 a day" in changes.problems[0].message

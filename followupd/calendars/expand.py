@@ -22,9 +22,8 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from followupd.calendars import TimeRange
+from followupd.calendars import MAX_PER_DAY, TimeRange
 
-MAX_PER_DAY = 3
 MAX_PER_SERIES = 500
 MAX_PER_PASS = 20_000
 MAX_SCAN = 1_500  # occurrences the expansion library may compute for one series
