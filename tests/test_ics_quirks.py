@@ -190,3 +190,14 @@ def test_two_calendars_with_the_same_custom_zone_id_keep_their_own_zones() -> No
     # icalendar caches zones by TZID for the whole process: the second must not get the first's
     assert starts(read(custom("+0200"))[0]) == [datetime(2026, 11, 5, 8, 0, tzinfo=UTC)]
     assert starts(read(custom("-0500"))[0]) == [datetime(2026, 11, 5, 15, 0, tzinfo=UTC)]
+
+
+def test_a_pass_stops_expanding_when_its_budget_is_spent() -> None:
+    from followupd.calendars.expand import Budget, expand
+
+    parsed = parse_calendar(wrap(ev("d", "DTSTART:20261105T100000Z", "RRULE:FREQ=DAILY;COUNT=10")).encode(), "t")
+    master = parsed.walk("VEVENT")[0]
+    budget = Budget(left=4)
+    assert len(expand([master], [], SPAN, ZONE, budget)) == 10  # the series in hand is finished
+    assert budget.left < 0
+    assert expand([master], [], SPAN, ZONE, budget) == [] and budget.skipped_series == 1
