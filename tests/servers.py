@@ -600,24 +600,28 @@ class Xandikos:
 
     def mark(self, user: str | None = None) -> int:
         assert user is not None, "Xandikos logs per account"
-        return self.log(user).stat().st_size
+        return self._settled(user)
 
     def requests(self, since: int = 0, user: str | None = None) -> list[tuple[str, str, str]]:
         assert user is not None, "Xandikos logs per account"
-        # Xandikos writes a request's log line just after sending the response: wait
-        # until the log has been still for a moment before reading it.
+        self._settled(user)
+        with open(self.log(user), "rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode(errors="replace")
+        return [(m, p, s) for m, p, s in re.findall(r'"(\w+) (\S+) HTTP/[\d.]+" (\d+)', text)]
+
+    def _settled(self, user: str) -> int:
+        """The log's size once it has been still for a moment: Xandikos writes a
+        request's line just after sending the response."""
         size, still = -1, 0
-        for _ in range(100):
+        for _ in range(200):
             now = self.log(user).stat().st_size
             still = still + 1 if now == size else 0
             if still >= 5:
                 break
             size = now
             time.sleep(0.01)
-        with open(self.log(user), "rb") as handle:
-            handle.seek(since)
-            text = handle.read().decode(errors="replace")
-        return [(m, p, s) for m, p, s in re.findall(r'"(\w+) (\S+) HTTP/[\d.]+" (\d+)', text)]
+        return size
 
     def stop(self, user: str) -> None:
         stop_process(self.processes[user][0])
