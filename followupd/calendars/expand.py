@@ -86,7 +86,7 @@ def bound(master: Any, span: TimeRange, budget: Budget | None = None) -> str | N
     rules = master.get("RRULE")
     if isinstance(rules, list):
         if len(rules) > 1:
-            return None if all(_modest(r, span) for r in rules) else "it has several rules making too many occurrences"
+            return None if all(_modest(r) for r in rules) else "it has several rules making too many occurrences"
         rules = rules[0]
     _keep_near_rdates(master, span)
     if rules is None:
@@ -108,7 +108,7 @@ def bound(master: Any, span: TimeRange, budget: Budget | None = None) -> str | N
     in_range = (span.end - span.start + duration) / period * per_period
     if "COUNT" in rules:
         count = int(rules["COUNT"][0])
-        if near is None or near <= start:
+        if near <= start:
             return None if count <= MAX_SCAN else _capped(rules, MAX_SCAN)
         before = (near - start) / period * per_period
         if before > count + per_period:  # it ended before the range: nothing to read
@@ -124,7 +124,7 @@ def bound(master: Any, span: TimeRange, budget: Budget | None = None) -> str | N
     lead = (duration / period + 1) * per_period
     if lead > MAX_SCAN:
         return "its occurrences are too long for how often it repeats"
-    if near is not None and near - duration - period > start:
+    if near - duration - period > start:
         steps = (near - duration - period - start) // period
         shift = period * steps
         _move(master, "DTSTART", start + shift)
@@ -135,7 +135,7 @@ def bound(master: Any, span: TimeRange, budget: Budget | None = None) -> str | N
     return None
 
 
-def _modest(rule: Any, span: TimeRange) -> bool:
+def _modest(rule: Any) -> bool:
     freq = str((rule.get("FREQ") or [""])[0]).upper()
     return freq in ("DAILY", "WEEKLY", "MONTHLY", "YEARLY") and "BYHOUR" not in rule and "BYMINUTE" not in rule
 
@@ -159,7 +159,7 @@ def _duration(master: Any, start: datetime) -> timedelta:
     return timedelta(0)
 
 
-def _compare(instant: datetime, like: datetime) -> datetime | None:
+def _compare(instant: datetime, like: datetime) -> datetime:
     """`instant` in the same kind (floating or zoned) as `like`, to compare with it."""
     if like.tzinfo is None:
         return instant.replace(tzinfo=None) - _MARGIN

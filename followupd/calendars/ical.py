@@ -108,7 +108,10 @@ def events_in(
                 Problem(_describe(masters[0], where), f"{len(masters)} events share this UID; read the first")
             )
             master = masters[0]
-        why = _why_not_expand(master, attendance, span, zone, budget)
+        try:
+            why = _why_not_expand(master, attendance, span, zone, budget)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a rule too broken to bound
+            why = f"cannot read its recurrence ({type(exc).__name__}: {exc})"
         if master is None or why is not None:
             if why:
                 problems.append(Problem(_describe(master, where), f"skipped, {why}"))
