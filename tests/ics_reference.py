@@ -251,8 +251,15 @@ def _series(uid: str, comps: list, zones: Zones, start: datetime, end: datetime,
         times = _times(comp, zones)
         if times and not _cancelled(comp, cancel) and _overlaps(utc(times[0], user), utc(times[1], user), start, end):
             result.append((utc(times[0], user), utc(times[1], user)))
-    if masters:
-        comp, cancel = masters[0]
+    if masters:  # several copies of one event: the highest SEQUENCE (RFC 5545 3.8.7.4), else the first
+        comp, cancel = max(
+            masters,
+            key=lambda m: (
+                int(m[0].get("SEQUENCE").value)
+                if m[0].get("SEQUENCE") and m[0].get("SEQUENCE").value.strip().isdigit()
+                else 0
+            ),
+        )  # type: ignore[union-attr]
         times = _times(comp, zones)
         if times is not None and not _cancelled(comp, cancel):
             s, e = times

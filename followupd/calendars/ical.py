@@ -102,12 +102,9 @@ def events_in(
         if not is_series:
             _one(components[0], zone, False, span, events, problems, where)
             continue
-        master = masters[0] if len(masters) == 1 else None
-        if len(masters) > 1:
-            problems.append(
-                Problem(_describe(masters[0], where), f"{len(masters)} events share this UID; read the first")
-            )
-            master = masters[0]
+        master = max(masters, key=_sequence) if masters else None  # a newer copy wins; else the first
+        if len({str(c.get("DTSTART").to_ical()) for c in masters}) > 1:
+            problems.append(Problem(_describe(masters[0], where), f"{len(masters)} events share this UID; read one"))
         try:
             why = _why_not_expand(master, attendance, span, zone, budget)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a rule too broken to bound
@@ -135,6 +132,13 @@ def events_in(
             )
         )
     return events, problems
+
+
+def _sequence(component: Any) -> int:
+    try:
+        return int(component.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _why_not_expand(
