@@ -149,11 +149,11 @@ def calendar_rows(work: Path, shape: str, runs: int, events: int, interviews: in
 
 # ---------------------------------------------------------------- hostile calendars
 
-HOSTILE = {
-    "secondly-accepted": "10,000 events + a FREQ=SECONDLY series the user accepted",
-    "secondly-unaccepted": "10,000 events + a FREQ=SECONDLY invitation not answered",
-    "series-1000-meetings": "1,000 weekly series begun over the last two years, 20 of them interviews",
-    "series-1000": "1,000 weekly series begun over the last two years, all interviews (worst case)",
+HOSTILE = {  # {events} and {series} (a tenth of the events) are filled in
+    "secondly-accepted": "{events:,} events + a FREQ=SECONDLY series the user accepted",
+    "secondly-unaccepted": "{events:,} events + a FREQ=SECONDLY invitation not answered",
+    "series-1000-meetings": "{series:,} weekly series begun over the last two years, one in 50 an interview",
+    "series-1000": "{series:,} weekly series begun over the last two years, all interviews (worst case)",
 }
 
 
