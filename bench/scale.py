@@ -12,6 +12,10 @@ Maildir) for a first and an idle pass. Three shapes of calendar (see SHAPES and
 window followupd reads (the last 3 days and the next 60 days), and the worst case,
 every event in that window. Median of 3 runs (1 with --quick).
 
+Hostile calendars: the 10,000-event calendar with one runaway FREQ=SECONDLY series
+(the user accepted it, or not), and a calendar of 1,000 recurring series; each read
+in a fresh process (`--case NAME`), so its peak memory is its own.
+
 Maildir: 100,000 INBOX messages over three years (file times set accordingly), a
 first scan (the look-back reads only what arrived since the oldest tracked
 interview), then incremental scans: nothing new, 5 new messages in new/, and the
@@ -21,7 +25,9 @@ user's client moving those 5 to cur/. Files opened are counted with an audit hoo
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -141,6 +147,106 @@ def calendar_rows(work: Path, shape: str, runs: int, events: int, interviews: in
     ]
 
 
+# ---------------------------------------------------------------- hostile calendars
+
+HOSTILE = {  # {events} and {series} (a tenth of the events) are filled in
+    "secondly-accepted": "{events:,} events + a FREQ=SECONDLY series the user accepted",
+    "secondly-unaccepted": "{events:,} events + a FREQ=SECONDLY invitation not answered",
+    "series-1000-meetings": "{series:,} weekly series begun over the last two years, one in 50 an interview",
+    "series-1000": "{series:,} weekly series begun over the last two years, all interviews (worst case)",
+}
+
+
+def hostile_file(path: Path, case: str, events: int) -> None:
+    from ics import vevent
+
+    if case.startswith("secondly"):
+        calendar_file(path, "history", events, events // 20)
+        flood_start = NOW - timedelta(days=365)
+        partstat = "ACCEPTED" if case == "secondly-accepted" else "NEEDS-ACTION"
+        flood = vevent(
+            "flood@bench",
+            flood_start,
+            flood_start + timedelta(minutes=30),
+            "Interview: every second at Evil Corp",
+            my_partstat=partstat,
+            extra="RRULE:FREQ=SECONDLY",
+        )
+        text = path.read_text(encoding="utf-8").replace("END:VCALENDAR", flood + "\nEND:VCALENDAR")
+        path.write_text(text, encoding="utf-8")
+        return
+    items = []
+    for i in range(events // 10):
+        first = (NOW - timedelta(days=730) + timedelta(hours=17 * i)).replace(minute=0)
+        make = common.ics_interview if case == "series-1000" or i % 50 == 0 else common.ics_other
+        items.append(make(i, first).replace("END:VEVENT", "RRULE:FREQ=WEEKLY\nEND:VEVENT"))
+    path.write_text(common.ics_calendar(items), encoding="utf-8")
+
+
+def hostile_case(case: str, events: int) -> dict[str, Any]:
+    """One case, in this process: the read and a whole engine pass, and the peak RSS."""
+    from followupd.app import opened
+    from followupd.calendars import TimeRange
+    from followupd.calendars.ics import IcsSource
+    from followupd.clock import FixedClock
+    from followupd.engine import LOOKAHEAD
+
+    work = Path(os.environ["FOLLOWUPD_BENCH_DIR"])
+    ics = work / "calendar.ics"
+    hostile_file(ics, case, events)
+    mailbox = common.make_maildir(work / "Mail")
+    config = common.load_config(
+        common.write_config(work, f'kind = "ics"\npath = "{ics}"', f'kind = "maildir"\npath = "{mailbox}"')
+    )
+    span = TimeRange(NOW - config.steps[0].before - timedelta(days=1), NOW + LOOKAHEAD)
+    started = time.perf_counter()
+    changes = IcsSource(config).fetch(None, span)
+    read_s = time.perf_counter() - started
+    clock = FixedClock(NOW)
+    with opened(config, clock) as (store, engine):
+        started = time.perf_counter()
+        report = engine.run_pass()
+        pass_s = time.perf_counter() - started
+        tracked = len(store.interviews())
+    return {
+        "events": len(changes.events),
+        "problems": len(changes.problems),
+        "read_ms": common.ms(read_s),
+        "pass_ms": common.ms(pass_s),
+        "tracked": tracked,
+        "peak_mib": round(common.rss_kib()[1] / 1024, 1),
+        "pass_problems": len(report.problems),
+    }
+
+
+def hostile_rows(work: Path, events: int) -> list[list[Any]]:
+    rows = []
+    for case, label in HOSTILE.items():
+        home = work / f"hostile-{case}"
+        home.mkdir()
+        result = subprocess.run(
+            [sys.executable, __file__, "--case", case, "--events", str(events)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "FOLLOWUPD_BENCH_DIR": str(home), "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        found = json.loads(result.stdout)
+        rows.append(
+            [
+                label,
+                found["events"],
+                found["tracked"],
+                found["problems"],
+                found["read_ms"],
+                found["pass_ms"],
+                found["peak_mib"],
+            ]
+        )
+        print(f"hostile {case}: {found}", file=sys.stderr)
+    return rows
+
+
 # ---------------------------------------------------------------- Maildir
 
 
@@ -253,6 +359,10 @@ def maildir_rows(work: Path, count: int) -> list[list[Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and "--case" in sys.argv:  # one hostile case, in its own process
+        case, events = sys.argv[sys.argv.index("--case") + 1], int(sys.argv[sys.argv.index("--events") + 1])
+        print(json.dumps(hostile_case(case, events)))
+        return 0
     args = common.arguments(__doc__.splitlines()[0], argv)
     runs = 1 if args.quick else 3
     events, interviews = (2_000, 100) if args.quick else (EVENTS, INTERVIEWS)
@@ -286,6 +396,18 @@ def main(argv: list[str] | None = None) -> int:
                         "tracked",
                     ],
                     rows,
+                ),
+            )
+        )
+        hostile = hostile_rows(work, events)
+        out.append(
+            common.section(
+                "5c. Hostile calendars",
+                "Each case in a fresh process. `read` = IcsSource.fetch from scratch, `pass` = a whole first Engine "
+                "pass (calendar sync, store writes, plan, an empty Maildir); `peak` = the process's peak RSS "
+                "(VmHWM). `problems` = what the source reported it cut or skipped.\n\n"
+                + common.table(
+                    ["calendar", "events read", "tracked", "problems", "read ms", "pass ms", "peak MiB"], hostile
                 ),
             )
         )

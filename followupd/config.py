@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followupd.errors import ConfigError, Problem
+from followupd.urls import redact
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_KEYWORDS = (
@@ -221,7 +222,7 @@ class IcsCalendar:
         if self.url:
             # A private feed's path is a secret (Google's "secret address"): show the host only.
             scheme, _, rest = self.url.partition("://")
-            return f"ICS feed {scheme}://{rest.split('/', 1)[0].rsplit('@', 1)[-1]}/…"
+            return f"ICS feed {scheme}://{re.split(r'[/?#]', rest, maxsplit=1)[0].rsplit('@', 1)[-1]}/…"
         return f"ICS {self.path}"
 
 
@@ -246,7 +247,7 @@ class CaldavCalendar:
 
     @property
     def label(self) -> str:
-        return f"CalDAV {self.url}"
+        return f"CalDAV {redact(self.url)}"
 
 
 def _folder_name(value: Any) -> str:

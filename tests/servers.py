@@ -1,4 +1,4 @@
-"""Real servers for tests: a throwaway Dovecot (IMAP) and Radicale (CalDAV).
+"""Real servers for tests: a throwaway Dovecot (IMAP), Radicale and Xandikos (CalDAV).
 
 Each runs as a child process on free loopback ports, is started once per test
 session (a start costs little, a stop about a second) and is stopped by PID, also
@@ -389,15 +389,24 @@ def imap_account(dovecot: Dovecot) -> Iterator[ImapAccount]:
 class CaldavAccount:
     """One CalDAV user; `calendar` is a fresh calendar named "Work"."""
 
-    server: Radicale
+    server: Radicale | Xandikos
     username: str
     password: str
     calendar: Any = None
     _client: Any = None
+    endpoint: str | None = None  # the account's own server URL (Xandikos: one server per user)
 
     @property
     def url(self) -> str:
-        return self.server.url
+        return self.endpoint or self.server.url
+
+    def mark(self) -> int:
+        """A position in this account's request log, for `requests(since=...)`."""
+        return self.server.mark(self.username)
+
+    def requests(self, since: int = 0) -> list[tuple[str, str, str]]:
+        """(method, path, detail) of each request this account's server answered since `since`."""
+        return self.server.requests(since, self.username)
 
     def client(self) -> Any:
         """The harness's own caldav client (the user's calendar app)."""
@@ -493,7 +502,7 @@ class Radicale:
             handle.write(f"{username}:{password}\n")
         return CaldavAccount(self, username, password)
 
-    def mark(self) -> int:
+    def mark(self, user: str | None = None) -> int:
         """A position in the request log, for `requests(since=...)`."""
         return self.log.stat().st_size
 
@@ -525,6 +534,128 @@ def radicale() -> Iterator[Radicale]:
 def caldav_account(radicale: Radicale) -> Iterator[CaldavAccount]:
     """A fresh user on the session's Radicale, with an empty calendar named "Work"."""
     account = radicale.add_user()
+    account.calendar = account.make_calendar("Work")
+    yield account
+    account.close()
+
+
+# ---------------------------------------------------------------- Xandikos
+
+
+@dataclass
+class Xandikos:
+    """Xandikos serves one principal per process and has no password check over plain
+    HTTP, so each account gets its own server (a second or so to start), all stopped
+    by PID at the end of the session. Requests are logged one line each, access-log
+    style, in the account's log."""
+
+    root: Path
+    processes: dict[str, tuple[subprocess.Popen[bytes], int, IO[bytes]]] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls) -> Xandikos:
+        return cls(_public_tempdir("followupd-xandikos-"))
+
+    def log(self, user: str) -> Path:
+        return self.root / f"{user}.log"
+
+    def add_user(self, password: str | None = None) -> CaldavAccount:
+        n = next(_serial)
+        username = f"xcal{n}"
+        port = free_port()
+        self._start(username, port)
+        return CaldavAccount(self, username, password or f"pw-{n}", endpoint=f"http://127.0.0.1:{port}/")
+
+    def _start(self, username: str, port: int) -> None:
+        stderr = open(self.log(username), "ab")  # noqa: SIM115 - closed in remove()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "xandikos",
+                "serve",
+                "-d",
+                str(self.root / username),
+                "--autocreate",
+                "--current-user-principal",
+                f"/{username}/",
+                "--state-dir",
+                str(self.root / f"{username}-state"),
+                "--no-detect-systemd",
+                "-l",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},  # each request's log line at once
+        )
+        old = self.processes.get(username)
+        if old is not None:
+            old[2].close()
+        self.processes[username] = (process, port, stderr)
+        wait_for_port(port, process, self.log(username), "xandikos")
+
+    def mark(self, user: str | None = None) -> int:
+        assert user is not None, "Xandikos logs per account"
+        return self._settled(user)
+
+    def requests(self, since: int = 0, user: str | None = None) -> list[tuple[str, str, str]]:
+        assert user is not None, "Xandikos logs per account"
+        self._settled(user)
+        with open(self.log(user), "rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode(errors="replace")
+        return [(m, p, s) for m, p, s in re.findall(r'"(\w+) (\S+) HTTP/[\d.]+" (\d+)', text)]
+
+    def _settled(self, user: str) -> int:
+        """The log's size once it has been still for a moment: Xandikos writes a
+        request's line just after sending the response."""
+        size, still = -1, 0
+        for _ in range(200):
+            now = self.log(user).stat().st_size
+            still = still + 1 if now == size else 0
+            if still >= 5:
+                break
+            size = now
+            time.sleep(0.01)
+        return size
+
+    def stop(self, user: str) -> None:
+        stop_process(self.processes[user][0])
+
+    def restart(self, user: str) -> None:
+        """Start the account's server again, on its port, with its data."""
+        self.stop(user)
+        self._start(user, self.processes[user][1])
+
+    def remove(self) -> None:
+        try:
+            for process, _, _ in self.processes.values():
+                stop_process(process)
+        finally:
+            for _, _, handle in self.processes.values():
+                handle.close()
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def xandikos() -> Iterator[Xandikos]:
+    need(_importable("xandikos"), "Xandikos is not installed (pip install -e '.[test]')")
+    server = Xandikos.create()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(params=["radicale", "xandikos"])
+def dav_account(request: pytest.FixtureRequest) -> Iterator[CaldavAccount]:
+    """A fresh CalDAV user with an empty calendar named "Work", on Radicale and on Xandikos."""
+    server = request.getfixturevalue(request.param)
+    account = server.add_user()
     account.calendar = account.make_calendar("Work")
     yield account
     account.close()

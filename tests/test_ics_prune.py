@@ -39,12 +39,23 @@ def expanded(text: str, span: TimeRange) -> list:
     parsed = icalendar.Calendar()
     for component in parse_calendar(text.encode(), "test").subcomponents:
         if component.name != "VEVENT" or _check(component, "test") is None:
+            if component.name == "VEVENT" and _backwards(component):
+                component.pop("DTEND")  # README: an end before the start is ignored
             parsed.add_component(component)
     series = {
         str(c["UID"]) for c in parsed.walk("VEVENT") if any(c.get(p) for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
     }
     found = (_event(c, ZONE, series, False) for c in recurring_ical_events.of(parsed).between(span.start, span.end))
     return sorted((e for e in found if e is not None), key=_order)
+
+
+def _backwards(component: icalendar.Event) -> bool:
+    if component.get("DTEND") is None:
+        return False
+    try:
+        return bool(component.decoded("DTEND") < component.decoded("DTSTART"))
+    except TypeError:
+        return False
 
 
 def _order(event: Event) -> tuple:
@@ -125,6 +136,8 @@ def test_the_edges_read_the_same() -> None:
     assert b"UID:series" in pruned and b"UID:broken" in pruned
     uids = {e.uid for e in read(text)[0]}
     assert {"inside", "series", "folded", "long-duration", "end-before-start"} <= uids
+    (backwards,) = [e for e in read(text)[0] if e.uid == "end-before-start"]
+    assert backwards.start == NOW + timedelta(days=1) == backwards.end
 
 
 def test_zones_far_from_utc_near_the_edges() -> None:
@@ -238,6 +251,14 @@ def test_only_events_that_could_be_interviews_are_parsed() -> None:
         vevent("hidden", start, start + timedelta(hours=1), "Inter\u200bview with Globex"),
         folded,
         vevent("weekly", start, start + timedelta(hours=1), "Standup", extra="RRULE:FREQ=WEEKLY;COUNT=3"),
+        vevent("loop", start, start + timedelta(hours=1), "Sync", extra="RRULE:FREQ=WEEKLY;COUNT=3"),
+        vevent(
+            "loop",
+            start + timedelta(weeks=1, hours=2),
+            start + timedelta(weeks=1, hours=3),
+            "Interview loop",
+            extra=f"RECURRENCE-ID:{(start + timedelta(weeks=1)).strftime('%Y%m%dT%H%M%SZ')}",
+        ),
     )
     kept = {
         e.uid
@@ -245,8 +266,9 @@ def test_only_events_that_could_be_interviews_are_parsed() -> None:
             [parse_calendar(prune(text.encode(), SPAN, detector.mentions_keyword), "t")], SPAN, ZONE, "t"
         )[0]
     }
-    # Whatever the detector would call an interview is still there; series are never cut.
-    assert kept == {"interview", "described", "hidden", "folded", "weekly"}
+    # Whatever the detector would call an interview is still there; a series is kept
+    # whole when any of its parts could be one, and cut whole when none can.
+    assert kept == {"interview", "described", "hidden", "folded", "loop"}
     everything = read(text)[0]
     detected = {e.uid for e in everything if detector.detect(e).interview is not None}
     assert detected <= kept

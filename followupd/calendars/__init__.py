@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from followupd.secrets import SecretStore
 
 
+# An interview does not recur more often than this in a day: every source reads at
+# most this many occurrences of one recurring event a day (and says what it cut).
+MAX_PER_DAY = 3
+
+
 @dataclass(frozen=True)
 class TimeRange:
     start: datetime

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
-from followupd.calendars.ical import events_in, parse_calendar
+from followupd.calendars.ical import Attendance, events_in, parse_calendar
 from followupd.errors import AuthError, BackendError, FollowupdError, Problem, TransientError
 from followupd.secrets import password_for, sign_in_with_password
+from followupd.urls import redact, refuse_cleartext
 
 if TYPE_CHECKING:
     import argparse
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SLACK = timedelta(days=7)  # read this far past the range, so the next passes can sync instead
+# The calendar list is kept across passes (an idle pass is then one REPORT per calendar)
+# and asked for again after an error, a 404 or 410 from a calendar, or this long.
+REDISCOVER = timedelta(days=1)
 
 
 def password(settings: CaldavCalendar, secrets: SecretStore) -> str:
@@ -43,7 +47,7 @@ def password(settings: CaldavCalendar, secrets: SecretStore) -> str:
 
 def _server(settings: CaldavCalendar) -> str:
     parts = urlsplit(settings.url)
-    return parts.netloc.rsplit("@", 1)[-1] or settings.url  # never show credentials put in the URL
+    return parts.netloc.rsplit("@", 1)[-1] or redact(settings.url)  # never show credentials put in the URL
 
 
 @contextlib.contextmanager
@@ -64,7 +68,9 @@ def translated(settings: CaldavCalendar) -> Iterator[None]:
             ) from None
         raise AuthError(f"CalDAV server {server} refused the login for {settings.username}", hint=hint) from None
     except error.NotFoundError:
-        raise BackendError(f"CalDAV server {server} has nothing at {settings.url}; check [calendar] url") from None
+        raise BackendError(
+            f"CalDAV server {server} has nothing at {redact(settings.url)}; check [calendar] url"
+        ) from None
     except error.DAVError as exc:
         status = exc.status or 0
         if status >= 500 or status == 429:
@@ -108,6 +114,8 @@ def _same_url(a: str, b: str) -> bool:
 def client(settings: CaldavCalendar, secret: str) -> Any:
     from caldav.davclient import DAVClient
 
+    refuse_cleartext(settings.url, "calendar.url")
+
     return DAVClient(
         settings.url,
         username=settings.username,
@@ -123,25 +131,44 @@ class CaldavSource(CalendarSource):
         self.zone = config.me.timezone
         self.label = self.settings.label
         self.server = _server(self.settings)
+        self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
         self._client: Any = None
         self._principal: Any = None
+        self._chosen: list[Any] | None = None
+        self._listed_until: datetime | None = None  # the span's end when the list was read
+        refuse_cleartext(self.settings.url, "calendar.url")
 
     def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(Exception):
                 self._client.close()
-        self._client = self._principal = None
+        self._client = self._principal = self._chosen = None
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
+        from caldav.lib import error
+
         try:
             with translated(self.settings):
-                return self._fetch(cursor, span)
+                try:
+                    return self._fetch(cursor, span)
+                except error.DAVError as exc:
+                    if not isinstance(exc, error.NotFoundError) and exc.status not in (404, 410):
+                        raise
+                    # a calendar was deleted or moved: list the calendars again, once
+                    log.info("%s: a calendar is gone (%s); listing the calendars again", self.label, _reason(exc))
+                    self._chosen = None
+                    return self._fetch(cursor, span)
         except FollowupdError:
             self.close()  # start afresh next time (a new password, a server back up)
             raise
 
     def _fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
-        calendars = self._calendars()
+        # The span's end moves with the injected clock, so "once a day" needs no clock here.
+        stale = self._listed_until is None or span.end - self._listed_until >= REDISCOVER
+        if self._chosen is None or stale:
+            self._chosen = self._calendars()
+            self._listed_until = span.end
+        calendars = self._chosen
         state = _load(cursor)
         tokens: dict[str, str] = state.get("tokens", {})
         until = _instant(state.get("until"))
@@ -219,7 +246,7 @@ class CaldavSource(CalendarSource):
                     parsed.append(parse_calendar(obj.data, where))
                 except ValueError as exc:
                     problems.append(Problem(where, f"skipped: {exc}"))
-        events, more = events_in(parsed, TimeRange(span.start, until), self.zone, self.label)
+        events, more = events_in(parsed, TimeRange(span.start, until), self.zone, self.label, self.attendance)
         log.debug("%s: read %d objects, %d events in range", self.label, len(parsed), len(events))
         return CalendarChanges(events, complete=True, cursor=_dump(tokens, until), problems=problems + more)
 

@@ -17,11 +17,12 @@ import html
 import json
 import logging
 import re
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
+from followupd.calendars import MAX_PER_DAY, CalendarChanges, CalendarSource, TimeRange
 from followupd.errors import BackendError, Problem
 from followupd.google.api import ApiError, GoogleApi
 from followupd.model import Attendee, Cutype, Event, Partstat, event_key
@@ -54,6 +55,7 @@ class GoogleCalendarSource(CalendarSource):
             raise BackendError('[calendar] calendars is empty; list at least one, e.g. calendars = ["primary"]')
         self.api = api or GoogleApi(config, secrets)
         self.label = settings.label
+        self.zone = config.me.timezone
 
     def close(self) -> None:
         self.api.close()
@@ -88,7 +90,8 @@ class GoogleCalendarSource(CalendarSource):
                     events[mapped.key] = mapped  # the same event in two calendars counts once
         removed = [key for key in dict.fromkeys(removed) if key not in events]
         cursor = json.dumps({"v": 1, "tokens": new_tokens}, separators=(",", ":"))
-        return CalendarChanges(list(events.values()), removed, tokens is None, cursor, problems)
+        kept = _few_a_day(list(events.values()), self.zone, problems, self.label)
+        return CalendarChanges(kept, removed, tokens is None, cursor, problems)
 
     def _list(self, calendar_id: str, span: TimeRange, token: str | None) -> tuple[list[dict[str, Any]], str]:
         items: list[dict[str, Any]] = []
@@ -120,6 +123,30 @@ class GoogleCalendarSource(CalendarSource):
         if not next_token:
             raise BackendError(f"{self.label}: Google sent no sync token for {calendar_id!r}")
         return items, next_token
+
+
+def _few_a_day(events: list[Event], zone: tzinfo, problems: list[Problem], label: str) -> list[Event]:
+    """At most MAX_PER_DAY instances of one recurring event a day (in `zone`): Google
+    expands the series itself, and an interview does not recur more often than that."""
+    kept: list[Event] = []
+    per_day: Counter[tuple[str, date]] = Counter()
+    cut: Counter[str] = Counter()
+    for event in sorted(events, key=lambda e: e.start):
+        if event.recurrence_id is not None:
+            day = (event.uid, event.start.astimezone(zone).date())
+            if per_day[day] >= MAX_PER_DAY:
+                cut[event.uid] += 1
+                continue
+            per_day[day] += 1
+        kept.append(event)
+    for uid, count in cut.items():
+        problems.append(
+            Problem(
+                f"{label}: recurring event {uid!r}",
+                f"it recurs more often than an interview does; {count} occurrences beyond {MAX_PER_DAY} a day not read",
+            )
+        )
+    return kept
 
 
 def _tokens(cursor: str | None) -> dict[str, str] | None:

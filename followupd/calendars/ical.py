@@ -4,138 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 import icalendar
-import recurring_ical_events
 
 from followupd.calendars import TimeRange
+from followupd.calendars.expand import MAX_PER_PASS, Budget, bound, expand, fix_until
+from followupd.calendars.prune import PRUNE_MARGIN, prune
+from followupd.calendars.repair import ParsedCalendar, parse_calendar
 from followupd.errors import Problem
 from followupd.model import Attendee, Cutype, Event, Partstat
+
+__all__ = ["PRUNE_MARGIN", "Attendance", "ParsedCalendar", "events_in", "overlaps", "parse_calendar", "prune"]
 
 log = logging.getLogger(__name__)
 
 _ESSENTIAL = {"DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID"}
 _SERIES = ("RRULE", "RDATE", "EXDATE", "RECURRENCE-ID")
-
-
-def parse_calendar(data: bytes | str, where: str) -> icalendar.Calendar:
-    """Parse one iCalendar document; raise ValueError naming `where` if it is not one."""
-    try:
-        calendar = icalendar.Calendar.from_ical(data)
-    except Exception as exc:  # noqa: BLE001 - icalendar raises ValueError and friends on garbage
-        raise ValueError(f"{where} is not an iCalendar file: {exc}") from None
-    if not isinstance(calendar, icalendar.Calendar) or calendar.name != "VCALENDAR":
-        raise ValueError(f"{where} is not an iCalendar file (no BEGIN:VCALENDAR)")
-    return calendar
-
-
-# A VEVENT that is not part of a recurring series is kept by `prune` unless its dates
-# put it this far outside the range: an instant's date differs by at most a day between
-# time zones, so two days spare cover TZIDs and floating times without reading them.
-PRUNE_MARGIN = timedelta(days=2)
-_RECURRING = (b"RRULE", b"RDATE", b"EXDATE", b"RECURRENCE-ID")
-# The lines `prune` reads, matched in upper-cased text (a value folded over lines is
-# not read: the event is kept), and DTSTAMP lines, which nothing here reads and which
-# a feed like Google's sets to the time of every download.
-_LINES = re.compile(rb"^(DTSTART|DTEND|DURATION|RRULE|RDATE|EXDATE|RECURRENCE-ID|UID|BEGIN)([;:][^\r\n]*)", re.M)
-_DATE = re.compile(rb"(\d{8})(?:T\d{6}Z?)?\s*")
-_DTSTAMP = re.compile(rb"^DTSTAMP[;:][^\r\n]*\r?\n(?![ \t])", re.M | re.I)
-
-
-def prune(data: bytes, span: TimeRange, wanted: Callable[[str], bool] | None = None) -> bytes:
-    """The iCalendar text without the one-off VEVENTs that cannot overlap `span` (or,
-    given `wanted`, whose text it rejects), and without DTSTAMP lines.
-
-    Parsing dominates reading a big calendar (icalendar spends tens of microseconds
-    per line), and a calendar kept for years is mostly events far from today. This
-    looks only at the DTSTART/DTEND dates in each VEVENT's text; anything it cannot
-    read with certainty, and every event of a recurring series, is kept for
-    icalendar to judge, so `events_in` gives the same result on the pruned text.
-    """
-    first = (span.start - PRUNE_MARGIN).strftime("%Y%m%d").encode()
-    last = (span.end + PRUNE_MARGIN).strftime("%Y%m%d").encode()
-    out: list[bytes] = []
-    dropped: list[tuple[bytes | None, bytes]] = []
-    recurring: set[bytes] = set()
-    for block, upper in _blocks(data):
-        if upper is None:
-            out.append(block)
-            continue
-        verdict, uid = _judge(upper, first, last)
-        if verdict == "series" and uid is not None:
-            recurring.add(uid)
-        if verdict == "keep" and wanted is not None and not wanted(block.decode("utf-8", "replace")):
-            verdict = "outside"  # cannot be an interview: not worth parsing
-        if verdict == "outside":
-            dropped.append((uid, block))
-        else:
-            out.append(block)
-    for uid, block in dropped:
-        if uid is not None and uid in recurring:  # a stray part of a series: keep it
-            out.append(block)
-    return _DTSTAMP.sub(b"", b"".join(out))
-
-
-def _blocks(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
-    """The text cut into (VEVENT, its upper-case copy) and (whatever lies between,
-    None), in order. BEGIN and END count only at the start of a line."""
-    upper = data.upper()
-    position = start = 0
-    while True:
-        begin = upper.find(b"BEGIN:VEVENT", start)
-        if begin < 0:
-            break
-        if begin and data[begin - 1] not in b"\r\n":
-            start = begin + 1
-            continue
-        end = upper.find(b"END:VEVENT", begin)
-        while end >= 0 and data[end - 1] not in b"\r\n":
-            end = upper.find(b"END:VEVENT", end + 1)
-        if end < 0:
-            break  # never closed: icalendar decides what it is
-        line_end = data.find(b"\n", end)
-        stop = len(data) if line_end < 0 else line_end + 1
-        yield data[position:begin], None
-        yield data[begin:stop], upper[begin:stop]
-        position = start = stop
-    yield data[position:], None
-
-
-def _judge(upper: bytes, first: bytes, last: bytes) -> tuple[str, bytes | None]:
-    """("series" | "outside" | "keep", the UID line) for one VEVENT's upper-cased text:
-    "outside" only when its dates certainly put it wholly before `first` or after
-    `last` (dates as YYYYMMDD)."""
-    seen: dict[bytes, list[bytes]] = {}
-    for name, rest in _LINES.findall(upper):
-        seen.setdefault(name, []).append(rest)
-    uid = b"UID" + seen[b"UID"][0].strip() if b"UID" in seen else None
-    if any(n in seen for n in _RECURRING) or seen.get(b"BEGIN", []).count(b":VEVENT") != 1:
-        return "series", uid
-    start = _only_date(seen.get(b"DTSTART"))
-    if start is None:
-        return "keep", uid
-    if start > last:
-        return "outside", uid
-    if b"DTEND" in seen:
-        end = _only_date(seen[b"DTEND"])
-        # an end before the start counts as the start
-        return ("outside" if end is not None and max(start, end) < first else "keep"), uid
-    if b"DURATION" in seen:
-        return "keep", uid  # could be long; not worth reading here
-    return ("outside" if start < first else "keep"), uid
-
-
-def _only_date(values: list[bytes] | None) -> bytes | None:
-    """The date of a property that is there exactly once with a readable value."""
-    if values is None or len(values) != 1:
-        return None
-    match = _DATE.fullmatch(values[0].rsplit(b":", 1)[-1])
-    return match.group(1) if match else None
 
 
 def overlaps(start: datetime, end: datetime, span: TimeRange) -> bool:
@@ -144,25 +33,50 @@ def overlaps(start: datetime, end: datetime, span: TimeRange) -> bool:
     return start < span.end and (end > span.start or start == end >= span.start)
 
 
+@dataclass(frozen=True)
+class Attendance:
+    """Who the user is, to skip expanding series the user does not take part in."""
+
+    addresses: frozenset[str]
+    require_accepted: bool = True
+
+    def takes_part(self, component: Any) -> bool:
+        """Whether an event could count for the user (the cautious reading of
+        detect's rule: the user's own answer wins, and if the user appears twice,
+        the most cautious one)."""
+        mine = [a for a in (_address(v) for v in _list(component.get("ATTENDEE"))) if a and a.email in self.addresses]
+        if mine:
+            answers = {a.partstat for a in mine}
+            if Partstat.DECLINED in answers:
+                return False
+            return not self.require_accepted or answers <= {Partstat.ACCEPTED, Partstat.TENTATIVE}
+        organizer = _address(component.get("ORGANIZER"))
+        return organizer is None or organizer.email in self.addresses or not self.require_accepted
+
+
 def events_in(
-    calendars: Iterable[icalendar.Calendar], span: TimeRange, zone: tzinfo, where: str
+    calendars: Iterable[icalendar.Calendar],
+    span: TimeRange,
+    zone: tzinfo,
+    where: str,
+    attendance: Attendance | None = None,
 ) -> tuple[list[Event], list[Problem]]:
     """Expand recurrences and normalise every timed VEVENT overlapping `span`.
 
     Floating times are read in `zone`; all-day events are skipped. Broken entries
-    become problems naming the event and never hide the rest of the calendar.
+    become problems naming the event and never hide the rest of the calendar. Given
+    `attendance`, a series the user does not take part in is not expanded (its moved
+    instances are still read one by one). Expansion is bounded (see expand.py).
     """
     problems: list[Problem] = []
-    clean = icalendar.Calendar()
-    recurring: set[str] = set()
-    vevents: list[Any] = []
-    cancelled_calendar = False
+    zones: dict[str, Any] = {}
+    by_uid: dict[str, list[Any]] = defaultdict(list)
     for calendar in calendars:
-        if str(calendar.get("METHOD", "")).upper() == "CANCEL":
-            cancelled_calendar = True
+        problems.extend(getattr(calendar, "problems", []))
+        cancelled = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
         for component in calendar.subcomponents:
             if component.name == "VTIMEZONE":
-                clean.add_component(component)
+                zones.setdefault(str(component.get("TZID", "")), component)
             elif component.name == "VEVENT":
                 problem = _check(component, where)
                 if problem:
@@ -170,74 +84,156 @@ def events_in(
                     continue
                 if not component.get("UID"):
                     component["UID"] = _synthetic_uid(component)
-                if any(component.get(p) for p in _SERIES):
-                    recurring.add(str(component["UID"]))
-                vevents.append(component)
+                if cancelled:
+                    component.pop("STATUS", None)
+                    component.add("STATUS", "CANCELLED")
+                note = _normalise(component, zone)
+                if note:
+                    problems.append(Problem(_describe(component, where), note))
+                by_uid[str(component["UID"])].append(component)
 
-    # A one-off event needs no expansion: recurring_ical_events would only hand back a
-    # copy of it, and that is most of its time on a big calendar. Series, and a UID that
-    # appears twice, go through it.
-    counts = Counter(str(c["UID"]) for c in vevents)
-    recurring |= {uid for uid, n in counts.items() if n > 1}
     events: list[Event] = []
-    for component in vevents:
-        if str(component["UID"]) in recurring or _backwards(component):
-            clean.add_component(component)
+    budget = Budget()
+    series_zones = list(zones.values())
+    for uid, components in by_uid.items():
+        masters = [c for c in components if c.get("RECURRENCE-ID") is None]
+        moved = [c for c in components if c.get("RECURRENCE-ID") is not None]
+        is_series = bool(moved) or len(components) > 1 or any(c.get(p) for c in masters for p in _SERIES)
+        if not is_series:
+            _one(components[0], zone, False, span, events, problems, where)
+            continue
+        master = max(masters, key=_sequence) if masters else None  # a newer copy wins; else the first
+        if len({str(c.get("DTSTART").to_ical()) for c in masters}) > 1:
+            problems.append(Problem(_describe(masters[0], where), f"{len(masters)} events share this UID; read one"))
+        try:
+            why = _why_not_expand(master, attendance, span, zone, budget)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a rule too broken to bound
+            why = f"cannot read its recurrence ({type(exc).__name__}: {exc})"
+        if master is None or why is not None:
+            if why:
+                problems.append(Problem(_describe(master, where), f"skipped, {why}"))
+            for component in moved:  # a moved instance the user may have accepted alone
+                _one(component, zone, True, span, events, problems, where)
             continue
         try:
-            event = _event(component, zone, recurring, cancelled_calendar)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            problems.append(Problem(_describe(component, where), f"skipped: {exc}"))
+            occurrences = expand([master, *moved], series_zones, span, zone, budget)
+        except Exception as exc:  # noqa: BLE001 - one bad series must not hide the others
+            problems.append(Problem(_describe(master, where), f"skipped, cannot expand its recurrence: {exc}"))
             continue
-        if event is not None and overlaps(event.start, event.end, span):
-            events.append(event)
-    for occurrence in _expand(clean, span, problems, where):
-        try:
-            event = _event(occurrence, zone, recurring, cancelled_calendar)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            problems.append(Problem(_describe(occurrence, where), f"skipped: {exc}"))
-            continue
-        if event is not None:
-            events.append(event)
+        for occurrence in occurrences:
+            _one(occurrence, zone, True, span, events, problems, where, check_span=False)
+        if uid in budget.notes:
+            problems.append(Problem(_describe(master, where), budget.notes[uid]))
+    if budget.skipped_series:
+        problems.append(
+            Problem(
+                where,
+                f"{budget.skipped_series} recurring series not read: a pass reads at most {MAX_PER_PASS} occurrences",
+            )
+        )
     return events, problems
 
 
-def _backwards(component: Any) -> bool:
-    """An end before the start (recurring_ical_events reads it as the other way round)."""
-    if component.get("DTEND") is None:
-        return False
+def _sequence(component: Any) -> int:
     try:
-        return bool(component.decoded("DTEND") < component.decoded("DTSTART"))
-    except TypeError:  # a date against a date-time, or floating against zoned
-        return True
+        return int(component.get("SEQUENCE", 0))
+    except (TypeError, ValueError):
+        return 0
 
 
-def _expand(
-    calendar: icalendar.Calendar, span: TimeRange, problems: list[Problem], where: str
-) -> Iterable[icalendar.Event]:
+def _why_not_expand(
+    master: Any, attendance: Attendance | None, span: TimeRange, zone: tzinfo, budget: Budget
+) -> str | None:
+    """None when the series is worth expanding; "" to skip it silently; else why not."""
+    if master is None:
+        return ""
+    if not isinstance(master.decoded("DTSTART"), datetime):
+        return ""  # all-day: never an interview
+    if attendance is not None and not attendance.takes_part(master):
+        return ""  # detect would not follow it: expanding it is wasted (or hostile) work
+    fix_until(master, zone)
+    return bound(master, span, budget)
+
+
+def _one(
+    component: Any,
+    zone: tzinfo,
+    recurring: bool,
+    span: TimeRange,
+    events: list[Event],
+    problems: list[Problem],
+    where: str,
+    check_span: bool = True,
+) -> None:
     try:
-        return list(recurring_ical_events.of(calendar).between(span.start, span.end))
-    except Exception:  # noqa: BLE001 - one bad series must not hide the others
-        log.debug("expanding %s as a whole failed; expanding series one by one", where)
-    by_uid: dict[str, list[Any]] = defaultdict(list)
-    zones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
-    for component in calendar.subcomponents:
-        if component.name == "VEVENT":
-            by_uid[str(component["UID"])].append(component)
-    result: list[icalendar.Event] = []
-    for components in by_uid.values():
-        single = icalendar.Calendar()
-        for component in [*zones, *components]:
-            single.add_component(component)
-        try:
-            result.extend(recurring_ical_events.of(single).between(span.start, span.end))
-        except Exception as exc:  # noqa: BLE001
-            problems.append(Problem(_describe(components[0], where), f"skipped, cannot expand its recurrence: {exc}"))
-    return result
+        event = _event(component, zone, {str(component["UID"])} if recurring else set(), False)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        problems.append(Problem(_describe(component, where), f"skipped: {exc}"))
+        return
+    if event is not None and (not check_span or overlaps(event.start, event.end, span)):
+        events.append(event)
+
+
+def _normalise(component: Any, zone: tzinfo) -> str | None:
+    """Put right what is unambiguous in one VEVENT's times; a note when a time zone is
+    unknown (its times are then read in the user's zone, and said so)."""
+    for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+        prop = component.get(name)
+        if prop is None or isinstance(prop, list):
+            continue
+        value = component.decoded(name)
+        if str(prop.params.get("VALUE", "")).upper() == "DATE" and isinstance(value, datetime):
+            component.pop(name)  # DTSTART;TZID=Europe/Berlin;VALUE=DATE: a date, not midnight
+            component.add(name, value.date())
+    if isinstance(component.get("DTSTART"), list):  # twice: the first counts
+        first = component["DTSTART"][0]
+        component.pop("DTSTART")
+        component["DTSTART"] = first
+    start = component.decoded("DTSTART")
+    note = None
+    tzid = component["DTSTART"].params.get("TZID")
+    if tzid and isinstance(start, datetime) and start.tzinfo is None:
+        note = f"its time zone {str(tzid)[:60]!r} is unknown; its times are read in {zone}"
+    if component.get("DTEND") is not None:
+        end = component.decoded("DTEND")
+        if isinstance(start, datetime) and isinstance(end, datetime):
+            # ownCloud writes a floating start with a zoned end (and the reverse): the
+            # floating one is read in the other's zone.
+            if start.tzinfo is None and end.tzinfo is not None:
+                start = start.replace(tzinfo=end.tzinfo)
+                _set(component, "DTSTART", start)
+            elif end.tzinfo is None and start.tzinfo is not None:
+                end = end.replace(tzinfo=start.tzinfo)
+                _set(component, "DTEND", end)
+        if type(start) is not type(end) or end < start:
+            component.pop("DTEND")  # an end that cannot be right: the event ends as it starts
+    elif component.get("DURATION") is not None:
+        duration = component.decoded("DURATION")
+        if not isinstance(duration, timedelta) or duration < timedelta(0):
+            component.pop("DURATION")
+    return note
+
+
+def _set(component: Any, name: str, value: datetime) -> None:
+    params = dict(component[name].params)
+    component.pop(name)
+    component.add(name, value)
+    if "TZID" in params and not hasattr(value.tzinfo, "key"):
+        component[name].params["TZID"] = params["TZID"]
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _check(component: Any, where: str) -> Problem | None:
     errors = [(name, msg) for name, msg in getattr(component, "errors", []) if name in _ESSENTIAL]
+    for name in ("DTEND", "DURATION"):  # an unreadable end ("DTEND:None"): the event ends as it starts
+        if any(n == name for n, _ in errors):
+            component.pop(name, None)
+            errors = [e for e in errors if e[0] != name]
     if errors:
         name, message = errors[0]
         return Problem(_describe(component, where), f"skipped, its {name} is broken: {message}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -12,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from followupd import __version__
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
-from followupd.calendars.ical import events_in, overlaps, parse_calendar, prune
+from followupd.calendars.ical import Attendance, events_in, overlaps, parse_calendar, prune
 from followupd.detect import Detector
-from followupd.errors import BackendError, Problem, TransientError
+from followupd.errors import BackendError, ConfigError, Problem, TransientError
 from followupd.model import Event
+from followupd.urls import redact
 
 if TYPE_CHECKING:
     from followupd.config import Config, IcsCalendar
@@ -40,6 +42,7 @@ class IcsSource(CalendarSource):
         self._memo: _Memo | None = None
         # Only events that could be interviews are worth icalendar's (slow) parse.
         self.detector = Detector(config.me, config.detect)
+        self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
         # The events of whole days around the span are remembered with the text they
@@ -58,7 +61,7 @@ class IcsSource(CalendarSource):
                     calendar = parse_calendar(pruned, self.label)
                 except ValueError as exc:
                     raise BackendError(f"{exc}; check [calendar] {'url' if self.settings.url else 'path'}") from None
-                memo = _Memo(raw_key, key, *events_in([calendar], wide, self.zone, self.label))
+                memo = _Memo(raw_key, key, *events_in([calendar], wide, self.zone, self.label, self.attendance))
             self._memo = memo = replace(memo, raw_key=raw_key)
         inside = [e for e in memo.events if overlaps(e.start, e.end, span)]
         return CalendarChanges(events=inside, complete=True, problems=list(memo.problems))
@@ -75,11 +78,23 @@ class IcsSource(CalendarSource):
                 raise BackendError(f"cannot read calendar file {self.settings.path}: {exc.strerror}") from None
         assert self.settings.url is not None
         # The URL of a private feed is itself a secret: show only the host.
-        host = urllib.parse.urlparse(self.settings.url).hostname or "?"
-        request = urllib.request.Request(self.settings.url, headers={"User-Agent": f"followupd/{__version__}"})
         try:
+            parts = urllib.parse.urlsplit(self.settings.url)
+            host = parts.hostname or "?"
+            credentials = parts.username is not None or parts.password is not None
+        except ValueError:
+            raise _bad_url(self.settings.url, "it cannot be read as a URL") from None
+        if credentials:
+            raise _bad_url(
+                self.settings.url, "it holds a user name or password, which followupd neither sends nor keeps"
+            )
+        try:
+            request = urllib.request.Request(self.settings.url, headers={"User-Agent": f"followupd/{__version__}"})
             with urllib.request.urlopen(request, timeout=self.settings.timeout.total_seconds()) as response:
                 return response.read()
+        except (http.client.InvalidURL, ValueError) as exc:
+            # the message quotes the URL's pieces (a password as a "port"): never shown
+            raise _bad_url(self.settings.url, f"it is not a usable URL ({type(exc).__name__})") from None
         except urllib.error.HTTPError as exc:
             if exc.code >= 500 or exc.code == 429:
                 raise TransientError(f"calendar server {host} answered HTTP {exc.code}; will retry") from None
@@ -89,6 +104,12 @@ class IcsSource(CalendarSource):
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise TransientError(f"cannot reach calendar server {host}: {reason}; will retry") from None
+
+
+def _bad_url(url: str, why: str) -> ConfigError:
+    # a feed's path can be its secret too (Google's "secret address"): the host only
+    shown = redact(url).split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0]
+    return ConfigError("[calendar]", [Problem("calendar.url", f"the feed at {shown}: {why}")])
 
 
 def _midnight(at: datetime) -> datetime:
