@@ -30,7 +30,7 @@ def main(config: Config, args: argparse.Namespace, show: Callable[[str], None]) 
 
 def auth_imap(config: Config) -> str:
     """`followupd auth imap`: ask for the password, log in once to check it, store it."""
-    from followupd.config import ImapMailbox as ImapSettings
+    from followupd.config import ImapSettings
     from followupd.mailboxes.imap_conn import address, connect, logout
 
     settings = config.mailbox
@@ -57,10 +57,10 @@ def auth_caldav(config: Config) -> str:
     from urllib.parse import urlsplit
 
     from followupd.calendars.caldav import client, translated
-    from followupd.config import CaldavCalendar
+    from followupd.config import CaldavSettings
 
     settings = config.calendar
-    if not isinstance(settings, CaldavCalendar):
+    if not isinstance(settings, CaldavSettings):
         raise FollowupdError(
             f'[calendar] kind is {settings.kind!r} in {config.path}; `auth caldav` is for kind = "caldav"'
         )

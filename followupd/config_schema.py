@@ -1,6 +1,6 @@
 """The JSON schema of config.toml, generated from the declarations the loader uses.
 
-Each section is a dataclass in config.py whose fields carry their converter in
+Each section is a dataclass in config/settings.py whose fields carry their converter in
 `metadata["conv"]`; the loader reads the file with those converters, and this module
 maps each converter to the JSON-schema fragment that accepts what it accepts. So the
 schema cannot drift from the loader: a new key appears in both, and a converter this
@@ -18,44 +18,45 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from followupd import config as c
+from followupd.config import converters as cv
+from followupd.config import settings
 
 SCHEMA_ID = "https://followupd.invalid/config.schema.json"
-_WEEKDAY = "|".join("".join(f"[{ch.upper()}{ch}]" for ch in day) for day in c.WEEKDAYS)
+_WEEKDAY = "|".join("".join(f"[{ch.upper()}{ch}]" for ch in day) for day in cv.WEEKDAYS)
 _DURATION = {
     "type": "string",
     "pattern": r"^\s*([0-9]+\s*[wdhmsWDHMS]\s*)+$",
     "description": 'a duration: numbers with units w, d, h, m, s, e.g. "48h", "1d12h"',
 }
 _NONEMPTY = {"type": "string", "pattern": r"\S"}
-_ADDRESS = {"type": "string", "pattern": r"^\s*" + c._ADDRESS.pattern.strip("^$") + r"\s*$", "format": "email"}
+_ADDRESS = {"type": "string", "pattern": r"^\s*" + cv.ADDRESS.pattern.strip("^$") + r"\s*$", "format": "email"}
 
 _FRAGMENTS: dict[Callable[[Any], Any], dict[str, Any]] = {
-    c.parse_duration: _DURATION,
-    c._poll: {**_DURATION, "description": "how often a pass runs, at least 1s"},
-    c._string: {"type": "string"},
-    c._nonempty: _NONEMPTY,
-    c._bool: {"type": "boolean"},
-    c._port: {"type": "integer", "minimum": 1, "maximum": 65535},
-    c._strings: {"type": "array", "items": {"type": "string"}},
-    c._address: _ADDRESS,
-    c._addresses: {"type": "array", "items": _ADDRESS},
-    c._zone: {**_NONEMPTY, "description": 'an IANA time zone name, e.g. "Europe/London"'},
-    c._path: {**_NONEMPTY, "description": "a path; ~ and $VARIABLES are expanded"},
-    c._folder_name: {
+    cv.parse_duration: _DURATION,
+    cv.poll: {**_DURATION, "description": "how often a pass runs, at least 1s"},
+    cv.string: {"type": "string"},
+    cv.nonempty: _NONEMPTY,
+    cv.boolean: {"type": "boolean"},
+    cv.port: {"type": "integer", "minimum": 1, "maximum": 65535},
+    cv.strings: {"type": "array", "items": {"type": "string"}},
+    cv.address: _ADDRESS,
+    cv.addresses: {"type": "array", "items": _ADDRESS},
+    cv.zone: {**_NONEMPTY, "description": 'an IANA time zone name, e.g. "Europe/London"'},
+    cv.path: {**_NONEMPTY, "description": "a path; ~ and $VARIABLES are expanded"},
+    cv.folder_name: {
         "type": "string",
         "pattern": r"^(?![/.])(?!.*(^|/)\.{1,2}(/|$))(?!.*//)(?!.*/$).+$",
         "description": "a folder name relative to the Maildir (no leading '/' or '.', no '..')",
     },
-    c._hours: {"type": "string", "pattern": r"^\s*[0-9]{1,2}:[0-9]{2}\s*-\s*[0-9]{1,2}:[0-9]{2}\s*$"},
-    c._weekdays: {"type": "array", "items": {"type": "string", "pattern": rf"^\s*({_WEEKDAY})"}},
-    c._url: {"type": "string", "pattern": r"^\s*(https?|webcal)://[^\s/]+"},
+    cv.hours: {"type": "string", "pattern": r"^\s*[0-9]{1,2}:[0-9]{2}\s*-\s*[0-9]{1,2}:[0-9]{2}\s*$"},
+    cv.weekdays: {"type": "array", "items": {"type": "string", "pattern": rf"^\s*({_WEEKDAY})"}},
+    cv.url: {"type": "string", "pattern": r"^\s*(https?|webcal)://[^\s/]+"},
 }
 
 
 def _choices(conv: Callable[[Any], Any]) -> tuple[str, ...] | None:
-    """The choices of a `config._choice(...)` converter (kept in its closure)."""
-    if getattr(conv, "__qualname__", "") != "_choice.<locals>.convert":
+    """The choices of a `converters.choice(...)` converter (kept in its closure)."""
+    if getattr(conv, "__qualname__", "") != "choice.<locals>.convert":
         return None
     cells = [cell.cell_contents for cell in conv.__closure__ or ()]
     return next((v for v in cells if isinstance(v, tuple)), None)
@@ -101,10 +102,10 @@ def _kinded(kinds: dict[str, type]) -> dict[str, Any]:
 
 
 def schema() -> dict[str, Any]:
-    properties: dict[str, Any] = {name: _section(cls) for name, cls in c._SECTIONS.items()}
-    properties["calendar"] = _kinded(c.CALENDAR_KINDS)
-    properties["mailbox"] = _kinded(c.MAILBOX_KINDS)
-    properties["steps"] = {"type": "array", "minItems": 1, "items": _section(c.Step)}
+    properties: dict[str, Any] = {name: _section(cls) for name, cls in settings.SECTIONS.items()}
+    properties["calendar"] = _kinded(settings.CALENDAR_KINDS)
+    properties["mailbox"] = _kinded(settings.MAILBOX_KINDS)
+    properties["steps"] = {"type": "array", "minItems": 1, "items": _section(settings.Step)}
     order = ["me", "calendar", "mailbox", *(k for k in properties if k not in ("me", "calendar", "mailbox"))]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -119,9 +120,9 @@ def schema() -> dict[str, Any]:
 
 def unknown_converters() -> list[str]:
     """`section.key` of every key whose converter this module cannot describe."""
-    sections = {**c._SECTIONS, "steps[]": c.Step}
-    sections.update({f"calendar({k})": v for k, v in c.CALENDAR_KINDS.items()})
-    sections.update({f"mailbox({k})": v for k, v in c.MAILBOX_KINDS.items()})
+    sections = {**settings.SECTIONS, "steps[]": settings.Step}
+    sections.update({f"calendar({k})": v for k, v in settings.CALENDAR_KINDS.items()})
+    sections.update({f"mailbox({k})": v for k, v in settings.MAILBOX_KINDS.items()})
     return [
         f"{name}.{f.name}"
         for name, cls in sections.items()

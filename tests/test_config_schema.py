@@ -52,7 +52,7 @@ def test_the_example_config_is_valid() -> None:
 
 def test_every_key_the_loader_accepts_is_in_the_schema() -> None:
     props = schema()["properties"]
-    for name, cls in c._SECTIONS.items():
+    for name, cls in c.SECTIONS.items():
         keys = {f.name for f in dataclasses.fields(cls) if "conv" in f.metadata}
         assert keys == set(props[name]["properties"]), name
     for section, kinds in (("calendar", c.CALENDAR_KINDS), ("mailbox", c.MAILBOX_KINDS)):
@@ -63,7 +63,7 @@ def test_every_key_the_loader_accepts_is_in_the_schema() -> None:
             assert keys == set(variants[kind]["properties"]), (section, kind)
     steps = {f.name for f in dataclasses.fields(c.Step) if "conv" in f.metadata}
     assert steps == set(props["steps"]["items"]["properties"])
-    loader_sections = {*c._SECTIONS, "calendar", "mailbox", "steps"}
+    loader_sections = {*c.SECTIONS, "calendar", "mailbox", "steps"}
     assert loader_sections == set(props)
 
 

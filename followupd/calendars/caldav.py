@@ -30,7 +30,7 @@ from followupd.urls import redact, refuse_cleartext
 if TYPE_CHECKING:
     import argparse
 
-    from followupd.config import CaldavCalendar, Config
+    from followupd.config import CaldavSettings, Config
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -41,17 +41,17 @@ SLACK = timedelta(days=7)  # read this far past the range, so the next passes ca
 REDISCOVER = timedelta(days=1)
 
 
-def password(settings: CaldavCalendar, secrets: SecretStore) -> str:
+def password(settings: CaldavSettings, secrets: SecretStore) -> str:
     return password_for(secrets, "caldav", "calendar", settings.username, settings.password_command)
 
 
-def _server(settings: CaldavCalendar) -> str:
+def _server(settings: CaldavSettings) -> str:
     parts = urlsplit(settings.url)
     return parts.netloc.rsplit("@", 1)[-1] or redact(settings.url)  # never show credentials put in the URL
 
 
 @contextlib.contextmanager
-def translated(settings: CaldavCalendar) -> Iterator[None]:
+def translated(settings: CaldavSettings) -> Iterator[None]:
     """Turn the caldav library's and the HTTP layer's exceptions into ours, naming the server."""
     from caldav.lib import error
 
@@ -111,7 +111,7 @@ def _same_url(a: str, b: str) -> bool:
     return pa.netloc.lower() == pb.netloc.lower() and unquote(pa.path).rstrip("/") == unquote(pb.path).rstrip("/")
 
 
-def client(settings: CaldavCalendar, secret: str) -> Any:
+def client(settings: CaldavSettings, secret: str) -> Any:
     from caldav.davclient import DAVClient
 
     refuse_cleartext(settings.url, "calendar.url")
@@ -126,7 +126,7 @@ def client(settings: CaldavCalendar, secret: str) -> Any:
 
 class CaldavSource(CalendarSource):
     def __init__(self, config: Config, secrets: SecretStore) -> None:
-        self.settings: CaldavCalendar = config.calendar  # type: ignore[assignment]
+        self.settings: CaldavSettings = config.calendar  # type: ignore[assignment]
         self.secrets = secrets
         self.zone = config.me.timezone
         self.label = self.settings.label
@@ -289,10 +289,10 @@ def _instant(value: Any) -> datetime | None:
 def auth_main(config: Config, args: argparse.Namespace) -> int:
     """`followupd auth caldav`: ask for the password, log in once to check it, store it."""
     from followupd.app import secret_store
-    from followupd.config import CaldavCalendar
+    from followupd.config import CaldavSettings
 
     settings = config.calendar
-    if not isinstance(settings, CaldavCalendar):
+    if not isinstance(settings, CaldavSettings):
         raise FollowupdError(
             f'[calendar] kind is {settings.kind!r} in {config.path}; `auth caldav` is for kind = "caldav"'
         )

@@ -28,8 +28,7 @@ from followupd.google.api import ApiError, GoogleApi
 from followupd.model import Attendee, Cutype, Event, Partstat, event_key
 
 if TYPE_CHECKING:
-    from followupd.config import Config
-    from followupd.config import GoogleCalendar as GoogleCalendarSettings
+    from followupd.config import Config, GoogleCalendarSettings
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from followupd.model import Event
 from followupd.urls import redact
 
 if TYPE_CHECKING:
-    from followupd.config import Config, IcsCalendar
+    from followupd.config import Config, IcsSettings
     from followupd.secrets import SecretStore
 
 DAY = timedelta(days=1)
@@ -36,7 +36,7 @@ class _Memo:
 
 class IcsSource(CalendarSource):
     def __init__(self, config: Config, secrets: SecretStore | None = None) -> None:
-        self.settings: IcsCalendar = config.calendar  # type: ignore[assignment]
+        self.settings: IcsSettings = config.calendar  # type: ignore[assignment]
         self.zone = config.me.timezone
         self.label = self.settings.label
         self._memo: _Memo | None = None

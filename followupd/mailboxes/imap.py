@@ -32,8 +32,7 @@ from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageI
 if TYPE_CHECKING:
     from imapclient import IMAPClient
 
-    from followupd.config import Config
-    from followupd.config import ImapMailbox as ImapSettings
+    from followupd.config import Config, ImapSettings
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from followupd.secrets import password_for
 if TYPE_CHECKING:
     from imapclient import IMAPClient
 
-    from followupd.config import ImapMailbox as ImapSettings
+    from followupd.config import ImapSettings
     from followupd.secrets import SecretStore
 
 

@@ -23,7 +23,7 @@ from followupd.mailboxes.imap_conn import address, drop, logout, translated
 if TYPE_CHECKING:
     from imapclient import IMAPClient
 
-    from followupd.config import ImapMailbox as ImapSettings
+    from followupd.config import ImapSettings
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,7 @@ from followupd.mailboxes.parse import BODY_SCAN, HEADER_LIMIT, header_block, mes
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 
 if TYPE_CHECKING:
-    from followupd.config import Config
-    from followupd.config import MaildirMailbox as MaildirSettings
+    from followupd.config import Config, MaildirSettings
     from followupd.secrets import SecretStore
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ Key = tuple[str, str]  # (interview uid, step name)
 
 @dataclass(frozen=True)
 class Settings:
-    """The user's choices the core decides with, as plain values (see config.py)."""
+    """The user's choices the core decides with, as plain values (see followupd/config)."""
 
     steps: tuple[StepWindow, ...]
     schedule: Schedule

@@ -1,0 +1,70 @@
+"""The configuration: converters (one TOML value → a typed value), settings (the
+frozen dataclasses, one per section) and the loader (the file → a `Config`, every
+problem reported at once). The public names are re-exported here."""
+
+from __future__ import annotations
+
+from followupd.config.converters import parse_duration
+from followupd.config.loader import default_config_path, find_config, load, parse
+from followupd.config.settings import (
+    CALENDAR_KINDS,
+    DEFAULT_EXCLUDE,
+    DEFAULT_KEYWORDS,
+    MAILBOX_KINDS,
+    SECTIONS,
+    CaldavSettings,
+    CalendarConfig,
+    Config,
+    DaemonSettings,
+    Detect,
+    GmailSettings,
+    Google,
+    GoogleCalendarSettings,
+    IcsSettings,
+    ImapSettings,
+    MailboxConfig,
+    MaildirSettings,
+    Me,
+    Notify,
+    Reply,
+    ResolvedStep,
+    Secrets,
+    StateSettings,
+    Step,
+    Window,
+    xdg_dir,
+)
+
+__all__ = [
+    "CALENDAR_KINDS",
+    "DEFAULT_EXCLUDE",
+    "DEFAULT_KEYWORDS",
+    "MAILBOX_KINDS",
+    "SECTIONS",
+    "CaldavSettings",
+    "CalendarConfig",
+    "Config",
+    "DaemonSettings",
+    "Detect",
+    "GmailSettings",
+    "Google",
+    "GoogleCalendarSettings",
+    "IcsSettings",
+    "ImapSettings",
+    "MailboxConfig",
+    "MaildirSettings",
+    "Me",
+    "Notify",
+    "Reply",
+    "ResolvedStep",
+    "Secrets",
+    "StateSettings",
+    "Step",
+    "Window",
+    "default_config_path",
+    "find_config",
+    "load",
+    "parse",
+    "parse_duration",
+    "xdg_dir",
+]
