@@ -108,8 +108,9 @@ def calendar_rows(work: Path, shape: str, runs: int, events: int, interviews: in
     config = common.load_config(config_path)
     span = TimeRange(NOW - config.steps[0].before - timedelta(days=1), NOW + LOOKAHEAD)
 
-    read_s, changes = timed(lambda: IcsSource(config).fetch(None, span), runs)
     detector = Detector(config.me, config.detect)
+    relevant = detector.mentions_keyword
+    read_s, changes = timed(lambda: IcsSource(config, relevant=relevant).fetch(None, span), runs)
     detect_s, found = timed(lambda: [d.interview for d in map(detector.detect, changes.events) if d.interview], runs)
     records = [InterviewRecord(interview) for interview in found]
     schedule = Schedule(config.me.timezone, config.window.business_hours, config.window.weekdays)
@@ -189,6 +190,7 @@ def hostile_case(case: str, events: int) -> dict[str, Any]:
     from followupd.calendars import TimeRange
     from followupd.calendars.ics import IcsSource
     from followupd.clock import FixedClock
+    from followupd.detect import Detector
     from followupd.engine import LOOKAHEAD
 
     work = Path(os.environ["FOLLOWUPD_BENCH_DIR"])
@@ -200,7 +202,7 @@ def hostile_case(case: str, events: int) -> dict[str, Any]:
     )
     span = TimeRange(NOW - config.steps[0].before - timedelta(days=1), NOW + LOOKAHEAD)
     started = time.perf_counter()
-    changes = IcsSource(config).fetch(None, span)
+    changes = IcsSource(config, relevant=Detector(config.me, config.detect).mentions_keyword).fetch(None, span)
     read_s = time.perf_counter() - started
     clock = FixedClock(NOW)
     with opened(config, clock) as (store, engine):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from followupd.calendars import open_calendar
 from followupd.clock import Clock
 from followupd.config import Config
+from followupd.detect import Detector
 from followupd.engine import Engine
 from followupd.mailboxes import open_mailbox
 from followupd.secrets import SecretStore
@@ -20,11 +21,12 @@ def secret_store(config: Config) -> SecretStore:
 
 def build_engine(config: Config, store: Store, clock: Clock) -> Engine:
     secrets = secret_store(config)
+    relevant = Detector(config.me, config.detect).mentions_keyword
     return Engine(
         config,
         store,
         clock,
-        calendar=lambda: open_calendar(config, secrets),
+        calendar=lambda: open_calendar(config, secrets, relevant),
         mailbox=lambda: open_mailbox(config, secrets),
     )
 

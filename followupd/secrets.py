@@ -263,10 +263,3 @@ def password_for(store: SecretBackend, kind: str, section: str, username: str, p
             f"no {label} password is stored for {username} in {store.where()}", hint=f"followupd auth {kind}"
         )
     return secret
-
-
-def sign_in_with_password(*_args: object, **_kwargs: object) -> int:
-    """Dead: `followupd auth imap|caldav` now lives in followupd/auth.py (the CLI side).
-    Kept only so calendars/caldav.py, which still imports it for its own unused
-    `auth_main`, keeps importing; remove both together."""
-    raise FollowupdError("internal: use followupd.auth")  # pragma: no cover

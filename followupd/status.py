@@ -6,6 +6,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from followupd.model import FollowUp, State
+from followupd.policy.reconcile import OPEN
 from followupd.store import Store
 
 
@@ -47,13 +48,10 @@ def rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
     return result
 
 
-_OPEN = frozenset({State.PLANNED, State.DRAFTING, State.DRAFTED, State.NEEDS_CONTACT})
-
-
 def summary(store: Store, zone: tzinfo, now: datetime) -> str:
     """One line for people and for systemd's STATUS=: what is tracked and what is next."""
     followups = store.followups()
-    open_uids = {f.uid for f in followups if f.state in _OPEN}
+    open_uids = {f.uid for f in followups if f.state in OPEN}
     records = [r for r in store.interviews() if r.uid in open_uids]
     upcoming = sorted(f.due_at for f in followups if f.state == State.PLANNED and f.due_at is not None)
     waiting = sum(1 for f in followups if f.state == State.DRAFTED)

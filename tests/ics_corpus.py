@@ -92,8 +92,8 @@ def by_followupd(text: str, span: TimeRange, home: Path) -> tuple[list[tuple[str
         zone=ZONE,
     )
     config = config_module.load(path)
-    source = IcsSource(config)
     detector = Detector(config.me, config.detect)
+    source = IcsSource(config, relevant=detector.mentions_keyword)
     changes = source.fetch(None, span)
     found = []
     for event in changes.events:

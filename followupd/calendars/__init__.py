@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -65,8 +66,20 @@ _KINDS = {
 }
 
 
-def open_calendar(config: Config, secrets: SecretStore) -> CalendarSource:
-    """Build the configured source; its module (and heavy client library) loads only now."""
+# Sources that read raw iCalendar text themselves and can skip parsing the events a
+# cheap `relevant(vevent_text)` test rejects.
+_PREFILTERED = {"ics"}
+
+
+def open_calendar(
+    config: Config, secrets: SecretStore, relevant: Callable[[str], bool] | None = None
+) -> CalendarSource:
+    """Build the configured source; its module (and heavy client library) loads only now.
+
+    `relevant` is the detector's keyword pre-check, passed in by the wiring so that no
+    source depends on detection; a source that cannot use it ignores it."""
     module, _, name = _KINDS[config.calendar.kind].partition(":")
     cls = getattr(importlib.import_module(module), name)
+    if relevant is not None and config.calendar.kind in _PREFILTERED:
+        return cls(config, secrets, relevant=relevant)
     return cls(config, secrets)

@@ -24,12 +24,10 @@ from urllib.parse import unquote, urlsplit
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
 from followupd.calendars.ical import Attendance, events_in, parse_calendar
 from followupd.errors import AuthError, BackendError, FollowupdError, Problem, TransientError
-from followupd.secrets import password_for, sign_in_with_password
+from followupd.secrets import password_for
 from followupd.urls import redact, refuse_cleartext
 
 if TYPE_CHECKING:
-    import argparse
-
     from followupd.config import CaldavSettings, Config
     from followupd.secrets import SecretStore
 
@@ -284,34 +282,3 @@ def _instant(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed is not None and parsed.tzinfo is not None else None
-
-
-def auth_main(config: Config, args: argparse.Namespace) -> int:
-    """`followupd auth caldav`: ask for the password, log in once to check it, store it."""
-    from followupd.app import secret_store
-    from followupd.config import CaldavSettings
-
-    settings = config.calendar
-    if not isinstance(settings, CaldavSettings):
-        raise FollowupdError(
-            f'[calendar] kind is {settings.kind!r} in {config.path}; `auth caldav` is for kind = "caldav"'
-        )
-
-    def login(secret: str) -> str:
-        dav = client(settings, secret)
-        try:
-            with translated(settings):
-                calendars = dav.principal().get_calendars()
-        finally:
-            dav.close()
-        return "calendars: " + (", ".join(str(c.get_display_name() or c.url) for c in calendars) or "none yet")
-
-    return sign_in_with_password(
-        secret_store(config),
-        "caldav",
-        "calendar",
-        settings.username,
-        _server(settings),
-        settings.password_command,
-        login,
-    )

@@ -7,6 +7,7 @@ import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING
 from followupd import __version__
 from followupd.calendars import CalendarChanges, CalendarSource, TimeRange
 from followupd.calendars.ical import Attendance, events_in, overlaps, parse_calendar, prune
-from followupd.detect import Detector
 from followupd.errors import BackendError, ConfigError, Problem, TransientError
 from followupd.model import Event
 from followupd.urls import redact
@@ -35,13 +35,16 @@ class _Memo:
 
 
 class IcsSource(CalendarSource):
-    def __init__(self, config: Config, secrets: SecretStore | None = None) -> None:
+    def __init__(
+        self, config: Config, secrets: SecretStore | None = None, *, relevant: Callable[[str], bool] | None = None
+    ) -> None:
         self.settings: IcsSettings = config.calendar  # type: ignore[assignment]
         self.zone = config.me.timezone
         self.label = self.settings.label
         self._memo: _Memo | None = None
-        # Only events that could be interviews are worth icalendar's (slow) parse.
-        self.detector = Detector(config.me, config.detect)
+        # Only events that could be interviews are worth icalendar's (slow) parse: the
+        # wiring passes the detector's keyword pre-check; without one every event is.
+        self.relevant = relevant or _anything
         self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
@@ -54,7 +57,7 @@ class IcsSource(CalendarSource):
         raw_key = (hashlib.sha256(data).digest(), wide)
         memo = self._memo
         if memo is None or memo.raw_key != raw_key:
-            pruned = prune(data, wide, self.detector.mentions_keyword)
+            pruned = prune(data, wide, self.relevant)
             key = (hashlib.sha256(pruned).digest(), wide)
             if memo is None or memo.key != key:
                 try:
@@ -110,6 +113,10 @@ def _bad_url(url: str, why: str) -> ConfigError:
     # a feed's path can be its secret too (Google's "secret address"): the host only
     shown = redact(url).split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0]
     return ConfigError("[calendar]", [Problem("calendar.url", f"the feed at {shown}: {why}")])
+
+
+def _anything(_ical_text: str) -> bool:
+    return True
 
 
 def _midnight(at: datetime) -> datetime:

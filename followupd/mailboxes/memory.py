@@ -24,7 +24,6 @@ class MemoryMailbox(Mailbox):
     label: str = "memory"
     drafts: dict[str, EmailMessage] = field(default_factory=dict)
     folders: dict[str, list[_Stored]] = field(default_factory=lambda: {"inbox": [], "sent": []})
-    created: int = 0  # drafts ever created, for tests
 
     def __post_init__(self) -> None:
         self._serial = itertools.count(1)
@@ -47,7 +46,6 @@ class MemoryMailbox(Mailbox):
     def create_draft(self, message: EmailMessage, thread: ThreadHint | None = None) -> DraftRef:
         key = f"draft-{next(self._keys)}"
         self.drafts[key] = message
-        self.created += 1
         return DraftRef(str(message["Message-ID"]), key, body_fingerprint(message))
 
     def draft_state(self, ref: DraftRef) -> DraftState:
