@@ -373,82 +373,11 @@ def _write_private(path: Path, text: str) -> bool:
     return True
 
 
-def _find_interview(config, store, uid: str, clock):  # type: ignore[no-untyped-def]
-    record = store.interview(uid) if store is not None else None
-    if record is not None:
-        return record.interview
-    # Not stored yet: read the calendar (read-only) so templates can be tried before a first pass.
-    from followupd.app import secret_store
-    from followupd.calendars import TimeRange, open_calendar
-    from followupd.detect import Detector
-    from followupd.engine import LOOKAHEAD
-
-    now = clock.now()
-    source = open_calendar(config, secret_store(config))
-    try:
-        span = TimeRange(now - config.steps[0].before - LOOKAHEAD, now + LOOKAHEAD)
-        detector = Detector(config.me, config.detect)
-        for event in source.fetch(None, span).events:
-            if event.key == uid:
-                found = detector.detect(event).interview
-                if found is not None:
-                    return found
-    finally:
-        source.close()
-    raise FollowupdError(f"no interview with uid {uid!r}; `followupd status` lists them")
-
-
 def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from followupd.compose import Composer, render_for_reading
-    from followupd.store import Store
+    from followupd.preview import preview
 
-    clock = _clock(args.now)
-    steps = {s.name: s for s in config.steps}
-    step = steps.get(args.step) if args.step else config.steps[0]
-    if step is None:
-        raise FollowupdError(f"no step named {args.step!r}; steps are: {', '.join(steps)}")
-    store = None
-    if (config.state_dir / "state.sqlite3").exists():
-        store = Store.open(config.state_dir, clock.now(), readonly=True)
-    try:
-        interview = _find_interview(config, store, args.uid, clock)
-        followup = store.followup(interview.uid, step.name) if store is not None else None
-    finally:
-        if store is not None:
-            store.close()
-    at, when = _preview_time(config, interview, step, followup, args.now is not None, clock.now())
-    composer = Composer(config.me, config.me.timezone, config.templates_dir)
-    message = composer.compose(step, interview, at)
-    _out(f"{step.name} for {interview.uid}: {when}")
-    _out(f"(as it will read when it is drafted, {_local(at, config.me.timezone)})\n")
-    _out(render_for_reading(message))
+    _out(preview(config, args.step, args.uid, _clock(args.now), explicit_now=args.now is not None))
     return EXIT_OK
-
-
-def _local(at, zone) -> str:  # type: ignore[no-untyped-def]
-    local = at.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
-
-
-def _preview_time(config, interview, step, followup, explicit: bool, now):  # type: ignore[no-untyped-def]
-    """The instant a draft is rendered as of, and a phrase saying why: the step's due
-    time, so "yesterday" and "on Tuesday" read as they will in the real draft."""
-    zone = config.me.timezone
-    state = str(followup.state) if followup is not None else "not planned yet"
-    if explicit:
-        return now, f"{state}; rendered as of --now"
-    if followup is not None and followup.drafted_at is not None:
-        return followup.drafted_at, f"{state}, drafted {_local(followup.drafted_at, zone)}"
-    if followup is not None and followup.due_at is not None:
-        return followup.due_at, f"{state}, due {_local(followup.due_at, zone)}"
-    # Not planned yet: the first step counts from the interview's end, a later one from
-    # when the previous step is sent; show it as of the earliest time it could be due.
-    at = interview.end
-    for s in config.steps:
-        at = at + s.after
-        if s.name == step.name:
-            break
-    return at, f"{state}; its due time is not known yet, shown as of {_local(at, zone)}"
 
 
 def _skip(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
