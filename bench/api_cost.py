@@ -3,7 +3,7 @@
     /tmp/venv/bin/python bench/api_cost.py [--quick]
 
 followupd runs in this process the way the daemon runs it: one Engine (real Gmail and
-Google Calendar backends, real googleapiclient over HTTP to tests/google_emulator)
+Google Calendar backends, real googleapiclient over HTTP to tests/support/google_emulator)
 kept open across passes, the clock moved 5 minutes (the default poll) per pass. The
 emulator counts requests and Gmail quota units per method. The sign-in is stored with
 `followupd auth google --import`, and one idle pass per size is repeated through the

@@ -1,8 +1,8 @@
 """Shared pieces for the benchmark scripts: paths, markdown tables, the machine, temp
 homes, configs, the Google emulator with a stored sign-in, calendar builders.
 
-The scripts reuse the test infrastructure (tests/google_emulator, tests/servers.py,
-tests/ics.py) and always run *this* checkout's followupd: the repo root goes first on
+The scripts reuse the test infrastructure (tests/support/google_emulator, tests/support/servers.py,
+tests/support/ics.py) and always run *this* checkout's followupd: the repo root goes first on
 sys.path here, and PYTHONPATH points at it for every subprocess.
 """
 
@@ -149,21 +149,21 @@ def workdir(keep: str | None, name: str) -> Iterator[Path]:
 
 def write_config(home: Path, calendar: str, mailbox: str, extra: str = "") -> Path:
     """The tests' config (Ada Lovelace, Europe/London), state under home/state."""
-    from conftest import write_config as _write
+    from support.harness import write_config as _write
 
     home.mkdir(parents=True, exist_ok=True)
     return _write(home, calendar, mailbox, extra)
 
 
 def make_maildir(root: Path) -> Path:
-    from conftest import make_maildir as _make
+    from support.harness import make_maildir as _make
 
     return _make(root)
 
 
 def env(home: Path, **extra: str) -> dict[str, str]:
     """The environment for a followupd subprocess from this checkout, with its own XDG dirs."""
-    from conftest import Cli
+    from support.harness import Cli
 
     result = Cli(home, home / "config.toml").env()
     result.update(extra)
@@ -213,7 +213,7 @@ def sign_in(home: Path, config: Path, emulator: Any) -> None:
 
 
 def start_emulator() -> Any:
-    from google_emulator import Emulator
+    from support.google_emulator import Emulator
 
     emulator = Emulator(ME).start()
     # Google allows up to 2500 events per events.list page; the emulator defaults to 250
@@ -224,7 +224,7 @@ def start_emulator() -> Any:
 
 def google_interview(i: int, start: datetime, hours: float = 1.0) -> dict[str, Any]:
     """Interview number i: its own company and recruiter, accepted by the user."""
-    from google_emulator.fixtures import gevent
+    from support.google_emulator.fixtures import gevent
 
     recruiter = recruiter_address(i)
     return gevent(
@@ -265,7 +265,7 @@ def describe(methods: dict[str, int]) -> str:
 
 
 def ics_interview(i: int, start: datetime, hours: float = 1.0, summary: str | None = None) -> str:
-    from ics import vevent
+    from support.ics import vevent
 
     recruiter = f"Recruiter {i} <{recruiter_address(i)}>"
     return vevent(
@@ -279,7 +279,7 @@ def ics_interview(i: int, start: datetime, hours: float = 1.0, summary: str | No
 
 
 def ics_other(i: int, start: datetime, hours: float = 1.0) -> str:
-    from ics import vevent
+    from support.ics import vevent
 
     return vevent(
         f"ev{i:05d}@bench",
@@ -291,7 +291,7 @@ def ics_other(i: int, start: datetime, hours: float = 1.0) -> str:
 
 
 def ics_calendar(events: Sequence[str]) -> str:
-    from ics import calendar
+    from support.ics import calendar
 
     return calendar(*events)
 
@@ -333,9 +333,9 @@ def section(title: str, body: str) -> str:
 
 @contextlib.contextmanager
 def dovecot_if_installed(without: str | None) -> Iterator[Any]:
-    """A throwaway Dovecot (tests/servers.py), stopped by PID at the end. Without
+    """A throwaway Dovecot (tests/support/servers.py), stopped by PID at the end. Without
     Dovecot: yield None and say `without` on stderr, or exit when `without` is None."""
-    from servers import DOVECOT, running_dovecot
+    from support.servers import DOVECOT, running_dovecot
 
     if not Path(DOVECOT).exists():
         if without is None:

@@ -3,7 +3,7 @@
     /tmp/venv/bin/python bench/latency.py [--quick]
 
 A real `followupd run` (the daemon, as a subprocess) on an ICS calendar and an IMAP
-mailbox on a throwaway Dovecot (tests/servers.py). The calendar holds one interview
+mailbox on a throwaway Dovecot (tests/support/servers.py). The calendar holds one interview
 per trial, each with its own recruiter and company, all ended a day ago, so the
 first pass drafts every thank-you into Drafts. Then, per trial, a reply from that
 trial's recruiter is APPENDed to INBOX through a second IMAP connection (the mail
@@ -34,7 +34,7 @@ from typing import Any
 
 import common
 
-from conftest import round_the_clock
+from support.harness import round_the_clock
 
 SHORT_POLL = 4.0
 DOVECOT_DELAY = 0.5  # Dovecot sends IDLE notifications half a second after a change

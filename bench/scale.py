@@ -159,7 +159,7 @@ HOSTILE = {  # {events} and {series} (a tenth of the events) are filled in
 
 
 def hostile_file(path: Path, case: str, events: int) -> None:
-    from ics import vevent
+    from support.ics import vevent
 
     if case.startswith("secondly"):
         calendar_file(path, "history", events, events // 20)

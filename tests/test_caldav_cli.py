@@ -11,10 +11,10 @@ import pytest
 
 from followupd.secrets import SecretStore
 
-from conftest import Cli, write_config
-from ics import calendar, vevent
-from mailbox_contract import raw_mail
-from servers import CaldavAccount, ImapAccount, Radicale
+from support.harness import Cli, write_config
+from support.ics import calendar, vevent
+from support.mailbox_contract import raw_mail
+from support.servers import CaldavAccount, ImapAccount, Radicale
 
 START = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
 UID = "caldav-interview@acme.io"

@@ -13,9 +13,9 @@ from followupd.calendars.caldav import CaldavSource
 from followupd.errors import AuthError, BackendError, TransientError
 from followupd.secrets import SecretStore
 
-from conftest import write_config
-from ics import calendar, vevent
-from servers import CaldavAccount, Radicale, free_port
+from support.harness import write_config
+from support.ics import calendar, vevent
+from support.servers import CaldavAccount, Radicale, free_port
 
 NOW = datetime(2026, 11, 9, 12, 0, tzinfo=UTC)
 SPAN = TimeRange(NOW - timedelta(days=3), NOW + timedelta(days=60))

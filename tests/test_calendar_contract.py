@@ -22,12 +22,12 @@ from followupd.errors import BackendError, TransientError
 from followupd.model import Attendee, Event, Partstat
 from followupd.secrets import SecretStore
 
-from calendar_contract import ME, SPAN, CalendarSourceContract, Spec
-from conftest import write_config
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401
-from ics import calendar, stamp, vevent
-from servers import CaldavAccount, free_port
+from support.calendar_contract import ME, SPAN, CalendarSourceContract, Spec
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401
+from support.harness import write_config
+from support.ics import calendar, stamp, vevent
+from support.servers import CaldavAccount, free_port
 
 MAILDIR = 'kind = "maildir"\npath = "/tmp"'
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, Cli, write_config
-from ics import calendar, vevent
-from maildir_user import drafts
+from support.feed import FeedHandler
+from support.harness import REPO, Cli, write_config
+from support.ics import calendar, vevent
+from support.maildir_user import drafts
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -256,22 +257,9 @@ def test_demo_runs_the_whole_loop(home: Path) -> None:
 # ---------------------------------------------------------------- ICS over http
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    status = 200
-    body = b""
-
-    def do_GET(self) -> None:  # noqa: N802
-        self.send_response(type(self).status)
-        self.end_headers()
-        self.wfile.write(type(self).body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def ics_server() -> Iterator[tuple[str, type[_Handler]]]:
-    handler = type("Handler", (_Handler,), {})
+def ics_server() -> Iterator[tuple[str, type[FeedHandler]]]:
+    handler = type("Handler", (FeedHandler,), {})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

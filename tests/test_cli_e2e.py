@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli
-from ics import calendar, vevent
-from maildir_user import deliver, drafts, edit, mail, only_draft, send
+from support.harness import Cli
+from support.ics import calendar, vevent
+from support.maildir_user import deliver, drafts, edit, mail, only_draft, send
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
@@ -368,7 +368,7 @@ def test_recurring_events_are_expanded_into_separate_interviews(ics_cli: Cli) ->
 
 
 def test_floating_times_and_tzid_without_vtimezone(home: Path, maildir: Path) -> None:
-    from conftest import write_config
+    from support.harness import write_config
 
     config = write_config(
         home,
@@ -446,7 +446,7 @@ def test_dst_end_in_london(ics_cli: Cli) -> None:
 
 
 def test_dst_end_in_new_york(home: Path, maildir: Path) -> None:
-    from conftest import write_config
+    from support.harness import write_config
 
     config = write_config(
         home,

@@ -16,9 +16,9 @@ from pathlib import Path
 from followupd import config as config_module
 from followupd.compose import message_id
 
-from conftest import make_maildir, write_config
-from crash import preload, run_pass, trials
-from ics import calendar, vevent
+from support.crash import preload, run_pass, trials
+from support.harness import make_maildir, write_config
+from support.ics import calendar, vevent
 
 KILLS = int(os.environ.get("FOLLOWUPD_CRASH_KILLS", "200"))
 # The Gmail and IMAP runs talk to a server on every pass; CI runs fewer kills there
@@ -106,9 +106,9 @@ def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
     from followupd.google import credentials
     from followupd.secrets import SecretStore
 
-    from google_emulator import Emulator
-    from google_emulator.fixtures import ACCOUNT
-    from google_emulator.gmail import Gmail
+    from support.google_emulator import Emulator
+    from support.google_emulator.fixtures import ACCOUNT
+    from support.google_emulator.gmail import Gmail
 
     preload("followupd.mailboxes.gmail", "followupd.google.api", "googleapiclient.discovery")
     with Emulator(ACCOUNT) as emulator:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from followupd.secrets import SecretStore
 
-from conftest import Cli, round_the_clock, write_config
-from ics import calendar, vevent
-from mailbox_contract import raw_mail
-from servers import Dovecot, ImapAccount
-from test_daemon import DaemonProcess, start  # noqa: F401 - the fixture
+from support.daemon import DaemonProcess
+from support.harness import Cli, round_the_clock, write_config
+from support.ics import calendar, vevent
+from support.mailbox_contract import raw_mail
+from support.servers import Dovecot, ImapAccount
 
 
 def _drafted_and_idling(

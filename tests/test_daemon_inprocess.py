@@ -25,8 +25,8 @@ from followupd.mailboxes.maildir import MaildirMailbox
 from followupd.sdnotify import SystemdNotifier
 from followupd.store import Store
 
-from conftest import round_the_clock, write_config
-from ics import calendar, vevent
+from support.harness import round_the_clock, write_config
+from support.ics import calendar, vevent
 
 WINDOW = round_the_clock("1h", "1d")
 

@@ -17,7 +17,7 @@ from followupd.notes import point_from
 from followupd.people import company_from_domain, is_robot, is_role_mailbox
 from followupd.policy.replies import not_a_reply, reply_to_interview
 
-from maildir_user import mail
+from support.maildir_user import mail
 
 ME = Me(name="Ada Lovelace", email="ada@example.org", aliases=("ada@home.example",), timezone=ZoneInfo("UTC"))
 START = datetime(2026, 11, 4, 14, tzinfo=UTC)

@@ -19,8 +19,8 @@ from followupd.mailboxes.memory import MemoryMailbox
 from followupd.model import Attendee, Event, Partstat, ThreadHint
 from followupd.store import Store
 
-from conftest import write_config
-from maildir_user import mail
+from support.harness import write_config
+from support.maildir_user import mail
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 

@@ -26,12 +26,12 @@ from followupd.errors import EXIT_NOPERM, EXIT_OK, EXIT_TEMPFAIL
 from followupd.mailboxes import open_mailbox
 from followupd.store import Store
 
-from conftest import Cli, make_maildir, need, write_config
-from google_emulator import Emulator
-from google_emulator.fixtures import ACCOUNT, Sleeps, emulator, google_config  # noqa: F401
-from ics import calendar, vevent
-from maildir_user import drafts
-from servers import Radicale
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import ACCOUNT, Sleeps, emulator, google_config  # noqa: F401
+from support.harness import Cli, make_maildir, need, write_config
+from support.ics import calendar, vevent
+from support.maildir_user import drafts
+from support.servers import Radicale
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
@@ -275,7 +275,7 @@ def test_google_calendar_faults(home: Path, emulator: Emulator, caplog: pytest.L
     from followupd.google import credentials
     from followupd.google.api import GoogleApi
 
-    from google_emulator.fixtures import gevent
+    from support.google_emulator.fixtures import gevent
 
     config_path = google_config(home, emulator, calendar="google", mailbox="maildir")
     config = config_module.load(config_path)
@@ -304,10 +304,12 @@ def test_ics_feed_errors_and_garbage(home: Path, caplog: pytest.LogCaptureFixtur
     import http.server
     import threading
 
-    from test_cli_commands import _Handler
+    from support.feed import FeedHandler
 
     handler = type(
-        "Feed", (_Handler,), {"status": 200, "body": calendar(vevent("f1", START, START + timedelta(hours=1))).encode()}
+        "Feed",
+        (FeedHandler,),
+        {"status": 200, "body": calendar(vevent("f1", START, START + timedelta(hours=1))).encode()},
     )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

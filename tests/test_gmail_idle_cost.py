@@ -13,9 +13,9 @@ import pytest
 from followupd.mailboxes.gmail import GmailMailbox
 from followupd.model import DraftRef, DraftState
 
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401 - fixture
-from mailbox_contract import T0, draft, raw_mail
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401 - fixture
+from support.mailbox_contract import T0, draft, raw_mail
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 
 from followupd.mailboxes.gmail import GmailMailbox
 
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, google_config, signed_in  # noqa: F401 - fixture
-from mailbox_contract import T0, MailboxContract, draft, raw_mail
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, google_config, signed_in  # noqa: F401 - fixture
+from support.mailbox_contract import T0, MailboxContract, draft, raw_mail
 
 
 class GmailHarness:
@@ -183,7 +183,7 @@ def test_stale_history_id_falls_back_to_a_bounded_resync(emulator: Emulator, gma
 
 
 def test_rate_limits_are_retried_honouring_retry_after(tmp_path: Path, emulator: Emulator) -> None:  # noqa: F811
-    from google_emulator.fixtures import Sleeps
+    from support.google_emulator.fixtures import Sleeps
 
     sleeps = Sleeps()
     mailbox = make_mailbox(tmp_path, emulator, sleep=sleeps)

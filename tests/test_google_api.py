@@ -9,8 +9,8 @@ from pathlib import Path
 
 from followupd.google.api import _retry_after
 
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, google_config, signed_in  # noqa: F401
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, google_config, signed_in  # noqa: F401
 
 
 def test_each_thread_gets_its_own_http(tmp_path: Path, emulator: Emulator) -> None:  # noqa: F811

@@ -13,8 +13,8 @@ from followupd.calendars.google import GoogleCalendarSource
 from followupd.errors import BackendError
 from followupd.model import Cutype, Partstat
 
-from google_emulator import Emulator
-from google_emulator.fixtures import ACCOUNT, emulator, gevent, google_config, signed_in  # noqa: F401
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import ACCOUNT, emulator, gevent, google_config, signed_in  # noqa: F401
 
 NOW = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
 SPAN = TimeRange(NOW - timedelta(days=3), NOW + timedelta(days=60))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
-from mailbox_contract import raw_mail
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
+from support.harness import Cli
+from support.mailbox_contract import raw_mail
 
 START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # Monday; Europe/London is on UTC in November
 BEFORE = "2026-11-01T09:00:00+00:00"

@@ -9,8 +9,8 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from google_emulator import ALL_SCOPES, QUOTA, Emulator
-from google_emulator.fixtures import emulator  # noqa: F401
+from support.google_emulator import ALL_SCOPES, QUOTA, Emulator
+from support.google_emulator.fixtures import emulator  # noqa: F401
 
 METADATA = "https://www.googleapis.com/auth/gmail.metadata"
 READONLY = "https://www.googleapis.com/auth/gmail.readonly"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli
-from google_emulator import ALL_SCOPES, Emulator
-from google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
-from mailbox_contract import raw_mail
+from support.google_emulator import ALL_SCOPES, Emulator
+from support.google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
+from support.harness import Cli
+from support.mailbox_contract import raw_mail
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_no_client_secrets_says_what_to_pass(cli: Cli) -> None:
 
 
 def test_nothing_to_sign_in_to(home: Path) -> None:
-    from conftest import make_maildir, write_config
+    from support.harness import make_maildir, write_config
 
     config = write_config(
         home, 'kind = "ics"\npath = "/dev/null"', f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"'

@@ -30,9 +30,9 @@ from followupd.mailboxes.memory import MemoryMailbox
 from followupd.model import Attendee, Cutype, Event, Partstat, ThreadHint
 from followupd.store import Store
 
-from conftest import Cli, write_config
-from ics import calendar, vevent
-from maildir_user import deliver, drafts
+from support.harness import Cli, write_config
+from support.ics import calendar, vevent
+from support.maildir_user import deliver, drafts
 
 EXAMPLES = int(os.environ.get("FOLLOWUPD_HOSTILE_EXAMPLES", "60"))
 EVENTS_PER_EXAMPLE = 20

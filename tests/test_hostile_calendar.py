@@ -18,12 +18,12 @@ from followupd.clock import FixedClock
 from followupd.errors import EXIT_CONFIG, ConfigError
 from followupd.secrets import SecretStore
 
-from conftest import Cli, make_maildir, write_config
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401
-from ics import calendar, stamp, vevent
-from maildir_user import drafts
-from servers import free_port
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, gevent, google_config, signed_in  # noqa: F401
+from support.harness import Cli, make_maildir, write_config
+from support.ics import calendar, stamp, vevent
+from support.maildir_user import drafts
+from support.servers import free_port
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 LATER = START + timedelta(hours=30)  # inside the thank-you window of the good interview

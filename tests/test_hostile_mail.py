@@ -22,9 +22,9 @@ from followupd.mailboxes.parse import message_info
 from followupd.model import Contact, Interview, MessageInfo
 from followupd.policy.replies import not_a_reply, reply_to_interview
 
-from conftest import make_maildir, write_config
-from maildir_user import deliver, mail
-from servers import ImapAccount
+from support.harness import make_maildir, write_config
+from support.maildir_user import deliver, mail
+from support.servers import ImapAccount
 
 ME = Me(name="Ada Lovelace", email="ada@example.org", timezone=ZoneInfo("UTC"))
 START = datetime(2026, 11, 4, 14, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_a_calendar_update_subject_is_not_a_reply_where_parts_are_unknown(subjec
 
 
 def test_calendar_messages_over_imap_are_not_replies(imap_account: ImapAccount, tmp_path: Path) -> None:
-    from test_imap_mailbox import make_mailbox
+    from support.imap_mailbox import make_mailbox
 
     client = imap_account.connect()
     for method in ("REQUEST", "CANCEL"):
@@ -175,9 +175,9 @@ def test_huge_headers_in_a_maildir_cost_a_bounded_read(tmp_path: Path) -> None:
 
 
 def test_huge_headers_over_imap_are_fetched_bounded(imap_account: ImapAccount, tmp_path: Path) -> None:
-    from test_imap_mailbox import make_mailbox
-
     from followupd.mailboxes import imap_fetch
+
+    from support.imap_mailbox import make_mailbox
 
     assert b"BODY.PEEK[HEADER.FIELDS (FROM " in imap_fetch.HEADER_FIELDS and imap_fetch.HEADER_FIELDS.endswith(
         b"]<0.65536>"

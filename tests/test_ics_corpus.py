@@ -12,7 +12,7 @@ import pytest
 
 from followupd.errors import BackendError
 
-from ics_corpus import CORPUS, Entry, by_followupd, by_reference, decisions, entries, read_text, span_of
+from support.ics_corpus import CORPUS, Entry, by_followupd, by_reference, decisions, entries, read_text, span_of
 
 ENTRIES = entries()
 DECIDED = decisions()

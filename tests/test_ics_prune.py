@@ -20,8 +20,8 @@ from followupd.calendars.ical import _check, _event, events_in, parse_calendar, 
 from followupd.calendars.ics import IcsSource
 from followupd.model import Event
 
-from conftest import make_maildir, write_config
-from ics import calendar, vevent
+from support.harness import make_maildir, write_config
+from support.ics import calendar, vevent
 
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
 SPAN = TimeRange(NOW - timedelta(days=3), NOW + timedelta(days=60))

@@ -12,10 +12,10 @@ import pytest
 
 from followupd.secrets import SecretStore
 
-from conftest import Cli, write_config
-from ics import calendar, vevent
-from mailbox_contract import raw_mail
-from servers import Dovecot, ImapAccount
+from support.harness import Cli, write_config
+from support.ics import calendar, vevent
+from support.mailbox_contract import raw_mail
+from support.servers import Dovecot, ImapAccount
 
 START = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)  # a Tuesday; London is on UTC in November
 END = datetime(2026, 11, 10, 11, 0, tzinfo=UTC)

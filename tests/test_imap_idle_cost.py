@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_imap_mailbox import ImapHarness
 
 from followupd.model import DraftRef, DraftState
 
-from mailbox_contract import T0, draft
-from servers import ImapAccount
+from support.imap_mailbox import ImapHarness
+from support.mailbox_contract import T0, draft
+from support.servers import ImapAccount
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,81 +9,14 @@ from typing import Any
 
 import pytest
 
-from followupd import config as config_module
 from followupd.errors import AuthError, BackendError, TransientError
-from followupd.mailboxes.imap import ImapMailbox, part_types
+from followupd.mailboxes.imap import part_types
 from followupd.model import DraftState
 from followupd.policy.replies import not_a_reply
-from followupd.secrets import SecretStore
 
-from conftest import write_config
-from mailbox_contract import T0, MailboxContract, draft, raw_mail
-from servers import ImapAccount, free_port
-
-
-def make_mailbox(account: ImapAccount, home: Path, store_password: bool = True, **overrides: object) -> ImapMailbox:
-    home.mkdir(parents=True, exist_ok=True)
-    path = write_config(
-        home, 'kind = "ics"\npath = "/dev/null"', account.mailbox_toml(**overrides), extra='[secrets]\nbackend = "file"'
-    )
-    config = config_module.load(path)
-    secrets = SecretStore("file", config.state_dir)
-    if store_password:
-        secrets.set("imap", account.username, account.password)
-    return ImapMailbox(config, secrets)
-
-
-class ImapHarness:
-    """Plays the mail server and the user's mail client over a second connection."""
-
-    def __init__(self, account: ImapAccount, home: Path) -> None:
-        self.account = account
-        self.mailbox = make_mailbox(account, home)
-        self.client = account.connect()
-
-    def deliver(self, raw: bytes, arrived: datetime, folder: str = "inbox") -> None:
-        self.client.append("INBOX" if folder == "inbox" else "Sent", raw, msg_time=arrived)
-
-    def _draft(self, message_id: str) -> tuple[int, bytes]:
-        self.client.select_folder("Drafts")
-        (uid,) = self.client.search(["NOT", "DELETED", "HEADER", "Message-ID", message_id])
-        return uid, self.client.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
-
-    def _remove(self, uid: int, expunge: bool = True) -> None:
-        self.client.add_flags([uid], [b"\\Deleted"])
-        if expunge:
-            self.client.expunge()
-
-    def send_draft(self, message_id: str, at: datetime) -> None:
-        uid, raw = self._draft(message_id)
-        self.client.append("Sent", raw, flags=[b"\\Seen"], msg_time=at)
-        self.client.select_folder("Drafts")
-        self._remove(uid)
-
-    def delete_draft(self, message_id: str, expunge: bool = True) -> None:
-        self._remove(self._draft(message_id)[0], expunge)
-
-    def edit_draft(self, message_id: str, body: str, expunge: bool = True) -> None:
-        # Like Thunderbird: store the new version, then delete the old one.
-        uid, raw = self._draft(message_id)
-        message = email.message_from_bytes(raw, policy=email.policy.SMTP)
-        message.set_content(body)  # type: ignore[attr-defined]
-        self.client.append("Drafts", message.as_bytes(), flags=[b"\\Draft", b"\\Seen"])
-        self.client.select_folder("Drafts")
-        self._remove(uid, expunge)
-
-    def draft_count(self) -> int:
-        self.client.select_folder("Drafts", readonly=True)
-        return len(self.client.search(["NOT", "DELETED"]))
-
-    def flags(self, folder: str) -> list[tuple[bytes, ...]]:
-        self.client.select_folder(folder, readonly=True)
-        uids = self.client.search(["ALL"])
-        return [d[b"FLAGS"] for d in self.client.fetch(uids, ["FLAGS"]).values()] if uids else []
-
-    def close(self) -> None:
-        self.mailbox.close()
-        self.client.logout()
+from support.imap_mailbox import ImapHarness, make_mailbox
+from support.mailbox_contract import T0, MailboxContract, draft, raw_mail
+from support.servers import ImapAccount, free_port
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from followupd.compose import Composer, message_id
 from followupd.config import Detect, Me, ResolvedStep
 from followupd.detect import Detector
 
-from conftest import Cli, make_maildir
-from ics import calendar, vevent
-from maildir_user import drafts
+from support.harness import Cli, make_maildir
+from support.ics import calendar, vevent
+from support.maildir_user import drafts
 
 CORPUS = Path(__file__).parent / "data" / "invitations" / "corpus.toml"
 SHAPES: list[dict[str, Any]] = tomllib.loads(CORPUS.read_text(encoding="utf-8"))["shape"]

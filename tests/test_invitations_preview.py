@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import Cli
-from ics import calendar, vevent
+from support.harness import Cli
+from support.ics import calendar, vevent
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli
-from ics import calendar, vevent
-from maildir_user import deliver, drafts, edit, mail, only_draft, send
+from support.harness import Cli
+from support.ics import calendar, vevent
+from support.maildir_user import deliver, drafts, edit, mail, only_draft, send
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)

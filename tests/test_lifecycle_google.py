@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import Cli
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
+from support.harness import Cli
 
 START = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # Monday; Europe/London is on UTC in November
 DUE = datetime(2026, 11, 3, 11, 5, tzinfo=UTC)

@@ -13,9 +13,9 @@ import pytest
 
 from followupd.secrets import SecretStore
 
-from conftest import Cli, write_config
-from ics import calendar, vevent
-from servers import ImapAccount
+from support.harness import Cli, write_config
+from support.ics import calendar, vevent
+from support.servers import ImapAccount
 
 START = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)  # a Tuesday; London is on UTC in November
 END = START + timedelta(hours=1)

@@ -20,7 +20,7 @@ from followupd.mailboxes.memory import MemoryMailbox
 from followupd.model import Attendee, Event, Partstat
 from followupd.store import Store
 
-from conftest import write_config
+from support.harness import write_config
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)

@@ -13,9 +13,9 @@ from followupd.errors import BackendError
 from followupd.mailboxes.maildir import MaildirMailbox
 from followupd.model import DraftState
 
-from conftest import make_maildir, write_config
-from mailbox_contract import T0, MailboxContract, draft, raw_mail
-from maildir_user import edit
+from support.harness import make_maildir, write_config
+from support.mailbox_contract import T0, MailboxContract, draft, raw_mail
+from support.maildir_user import edit
 
 
 def make_verbatim(root: Path, folders: tuple[str, ...] = ("INBOX", "Drafts", "Sent")) -> Path:
@@ -86,7 +86,7 @@ class TestMaildirMailbox(MailboxContract):
 
 
 def test_draft_is_written_to_cur_with_draft_flag(tmp_path: Path) -> None:
-    from mailbox_contract import draft
+    from support.mailbox_contract import draft
 
     harness = MaildirHarness(tmp_path / "Mail")
     harness.mailbox.create_draft(draft())
@@ -185,7 +185,7 @@ def test_a_missing_drafts_folder_is_an_error_unless_create_folders(tmp_path: Pat
 
 
 def test_check_and_run_report_a_missing_drafts_folder(tmp_path: Path) -> None:
-    from conftest import Cli
+    from support.harness import Cli
 
     home = tmp_path / "home"
     root = make_verbatim(home / "Mail", ("INBOX", "Sent"))

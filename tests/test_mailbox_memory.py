@@ -7,7 +7,7 @@ import pytest
 from followupd.mailboxes.memory import MemoryMailbox
 from followupd.mailboxes.parse import message_info
 
-from mailbox_contract import MailboxContract
+from support.mailbox_contract import MailboxContract
 
 
 class MemoryHarness:

@@ -17,16 +17,16 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from mbsync import Mbsync, Offlineimap
-from test_imap_mailbox import make_mailbox
 
 from followupd.config import Me
 from followupd.model import Contact, Interview
 from followupd.policy.replies import reply_to_interview
 
-from conftest import Cli, round_the_clock, write_config
-from ics import calendar, vevent
-from servers import ImapAccount
+from support.harness import Cli, round_the_clock, write_config
+from support.ics import calendar, vevent
+from support.imap_mailbox import make_mailbox
+from support.mbsync import Mbsync, Offlineimap
+from support.servers import ImapAccount
 
 UID = "mbsync-1@acme.io"
 

@@ -13,12 +13,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from conftest import Cli, write_config
-from google_emulator import Emulator
-from google_emulator.fixtures import ACCOUNT, emulator, gevent, google_config, write_grant  # noqa: F401
-from ics import calendar, vevent
-from mailbox_contract import raw_mail
-from servers import ImapAccount
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import ACCOUNT, emulator, gevent, google_config, write_grant  # noqa: F401
+from support.harness import Cli, write_config
+from support.ics import calendar, vevent
+from support.mailbox_contract import raw_mail
+from support.servers import ImapAccount
 
 START = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
 DUE = "2026-11-11T11:05:00+00:00"

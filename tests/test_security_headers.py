@@ -28,9 +28,9 @@ from followupd.model import Attendee, Contact, Event, Interview, Partstat, Threa
 from followupd.people import safe_display_name
 from followupd.text import clean_line, decode_words
 
-from conftest import Cli
-from ics import calendar, vevent
-from maildir_user import drafts
+from support.harness import Cli
+from support.ics import calendar, vevent
+from support.maildir_user import drafts
 
 ME = Me(name="Ada Lovelace", email="ada@example.org", timezone=ZoneInfo("Europe/London"))
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)

@@ -18,11 +18,11 @@ import pytest
 
 from followupd.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_NOPERM, EXIT_OK
 
-from conftest import Cli, write_config
-from google_emulator import Emulator
-from google_emulator.fixtures import emulator, google_config, write_grant  # noqa: F401
-from ics import calendar, vevent
-from maildir_user import drafts
+from support.google_emulator import Emulator
+from support.google_emulator.fixtures import emulator, google_config, write_grant  # noqa: F401
+from support.harness import Cli, write_config
+from support.ics import calendar, vevent
+from support.maildir_user import drafts
 
 START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)

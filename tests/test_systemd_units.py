@@ -15,7 +15,7 @@ import pytest
 from followupd.daemon import STOP_DEADLINE
 from followupd.errors import EXIT_CONFIG
 
-from conftest import need
+from support.harness import need
 
 REPO = Path(__file__).resolve().parent.parent
 USER_UNIT = REPO / "systemd/followupd.service"

@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import pytest
 
-from conftest import need
+from support.harness import need
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 DOVEADM = shutil.which("doveadm") or "/usr/bin/doveadm"

@@ -22,8 +22,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import need
-from servers import ImapAccount
+from support.harness import need
+from support.servers import ImapAccount
 
 MBSYNC = shutil.which("mbsync") or "/usr/bin/mbsync"
 OFFLINEIMAP = shutil.which("offlineimap") or "/usr/bin/offlineimap"

@@ -22,10 +22,10 @@ from followupd.calendars import TimeRange
 from followupd.calendars.ics import IcsSource
 from followupd.detect import Detector
 
-from conftest import write_config
-from ics_reference import NO_UID, occurrences
+from support.harness import write_config
+from support.ics_reference import NO_UID, occurrences
 
-CORPUS = Path(__file__).resolve().parent / "data" / "ics"
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "ics"
 ZONE = "Europe/London"  # the user's zone, for floating times (write_config's default)
 KEYWORD = "Interview"
 _SUMMARY = re.compile(r'^(SUMMARY(?:;(?:[^:;"\r\n]|"[^"\r\n]*")*)*:)', re.M | re.I)

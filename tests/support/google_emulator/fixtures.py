@@ -32,7 +32,7 @@ class Sleeps(list[float]):
 def google_config(
     home: Path, emulator: Emulator, calendar: str = "google", mailbox: str = "gmail", extra: str = ""
 ) -> Path:
-    from conftest import make_maildir, write_config
+    from support.harness import make_maildir, write_config
 
     cal = {
         "google": 'kind = "google"\ncalendars = ["primary"]',

@@ -29,7 +29,7 @@ from dateutil import tz as du_tz
 NO_UID = "(no UID)"  # events without one: compared by their times only
 PER_DAY = 3
 PER_SERIES = 500
-_WINDOWS = Path(__file__).resolve().parent.parent / "followupd/data/windows_zones.json"  # data, not code
+_WINDOWS = Path(__file__).resolve().parent.parent.parent / "followupd/data/windows_zones.json"  # data, not code
 _IANA = available_timezones()
 
 
