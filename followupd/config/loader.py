@@ -8,7 +8,6 @@ silently falls back to a default. `[[steps]]` are resolved here into `ResolvedSt
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
 import tomllib
@@ -30,6 +29,7 @@ from followupd.config.settings import (
     xdg_dir,
 )
 from followupd.errors import ConfigError, Problem
+from followupd.urls import loopback
 
 
 def default_config_path() -> Path:
@@ -138,7 +138,7 @@ class _Reader:
         calendar, mailbox = parts["calendar"], parts["mailbox"]
         if isinstance(calendar, IcsSettings) and (calendar.path is None) == (calendar.url is None):
             self.problem("calendar", "an ICS calendar needs exactly one of path = … or url = …")
-        if isinstance(mailbox, ImapSettings) and mailbox.security == "none" and not _loopback(mailbox.host):
+        if isinstance(mailbox, ImapSettings) and mailbox.security == "none" and not loopback(mailbox.host):
             self.problem(
                 "mailbox.security",
                 f'"none" sends your password in clear text; it is only allowed for a loopback '
@@ -187,15 +187,6 @@ class _Reader:
                 continue
             resolved.append(ResolvedStep(step.name, step.template_name, after, before))
         return tuple(resolved)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _key_lines(text: str) -> dict[str, int]:

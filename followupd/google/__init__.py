@@ -6,11 +6,11 @@ list, and the heavy client libraries load only in the modules that need them.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from followupd.errors import ConfigError, Problem
+from followupd.urls import loopback
 
 if TYPE_CHECKING:
     from followupd.config import Config
@@ -51,18 +51,9 @@ def clear_text(url: str) -> str | None:
     if parts.scheme == "https":
         return None
     host = parts.hostname or ""
-    if parts.scheme == "http" and _loopback(host):
+    if parts.scheme == "http" and loopback(host):
         return None
     return f"{parts.scheme}://{host or '?'} is not https; only a loopback host may be reached over http"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_endpoint(config: Config) -> None:
