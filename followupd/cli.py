@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="show interviews, their follow-ups and any problem")
     status.add_argument("--json", action="store_true", help="a JSON array, one object per (interview, step)")
+    status.add_argument(
+        "--all", action="store_true", help="also the events seen and not followed, with the reason (state: ignored)"
+    )
 
     sub.add_parser("check", help="validate the config file and the templates")
     sub.add_parser("config-schema", help="print the JSON schema of config.toml (for editors such as Taplo)")
@@ -90,10 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--step", help="which step (default: the first)")
     preview.add_argument("--now", type=_instant, metavar="ISO8601", help="render as if it were this instant")
 
-    skip = sub.add_parser("skip", help="stop following up on one interview")
-    skip.add_argument("uid")
+    skip = sub.add_parser("skip", help="stop following up on one interview, or every occurrence of a series")
+    skip.add_argument("uid", help="an id from `followupd status` (a prefix will do), a series UID, or UID#occurrence")
     skip.add_argument("--undo", action="store_true", help="follow up on it again")
     skip.add_argument("--now", type=_instant, metavar="ISO8601", help="re-plan as if it were this instant")
+
+    note = sub.add_parser("note", help="your notes for an interview (Role:, Company:, Notes:), kept by followupd")
+    note.add_argument("uid", help="an id from `followupd status` (a prefix will do)")
+    note.add_argument("text", nargs="?", help="the notes; without it, $VISUAL or $EDITOR opens on them")
+    note.add_argument("--clear", action="store_true", help="remove your notes")
+    track = sub.add_parser("track", help="follow up on an event followupd ignored (the inverse of skip)")
+    track.add_argument("uid", help="an id from `followupd status --all`, a series UID, or UID#occurrence")
+    track.add_argument("--undo", action="store_true", help="let the detector decide again")
+    track.add_argument("--now", type=_instant, metavar="ISO8601", help="as if it were this instant")
+    explain = sub.add_parser("explain", help="say in plain words what followupd read from one event")
+    explain.add_argument("uid", help="an id from `followupd status --all` or an event UID")
+    explain.add_argument("--now", type=_instant, metavar="ISO8601", help="as if it were this instant")
 
     demo = sub.add_parser("demo", help="run the whole pipeline on a sample calendar and a temporary Maildir")
     demo.add_argument("--keep", metavar="DIR", help="build the demo in DIR and keep it")
@@ -235,8 +250,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(config)
     if command == "preview":
         return _preview(config, args)
-    if command == "skip":
-        return _skip(config, args)
+    if command in ("skip", "note", "track"):
+        return _say_command(config, args)
+    if command == "explain":
+        return _explain(config, args)
     if command == "auth":
         from followupd import auth
 
@@ -290,26 +307,30 @@ def _status(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
     store = Store.open(config.state_dir, SystemClock().now(), readonly=True)
     try:
         if args.json:
-            print(printable_json(json.dumps(status.rows(store, zone), indent=2, ensure_ascii=False)))
+            data = status.rows(store, zone) + (status.ignored_rows(store, zone) if args.all else [])
+            print(printable_json(json.dumps(data, indent=2, ensure_ascii=False)))
         else:
-            _out(status.table(store, zone, SystemClock().now()))
+            _out(status.table(store, zone, SystemClock().now(), everything=args.all))
     finally:
         store.close()
     return EXIT_OK
 
 
 def _check(config) -> int:  # type: ignore[no-untyped-def]
+    from followupd.checks import offline
     from followupd.clock import SystemClock
     from followupd.compose import check_templates
 
     sources = check_templates(config, SystemClock().now())
+    # Local and cheap: a missing file or folder fails here, not at the first pass.
+    lines, problems = offline(config, SystemClock().now())
+    if problems:
+        raise FollowupdError(f"{config.path}:\n" + "\n".join(f"  {p}" for p in problems))
     print(f"{config.path}: OK")
     print(f"  calendar: {config.calendar.label}")
     print(f"  mailbox:  {config.mailbox.label}")
-    if config.mailbox.kind == "maildir":  # local and cheap: a missing folder fails here, not at the first draft
-        from followupd.mailboxes.maildir import check as check_maildir
-
-        print(f"            {check_maildir(config.mailbox)}")
+    for line in lines:
+        print(f"            {line}")
     print(f"  state:    {config.state_dir}")
     for line in sources:
         print(f"  template {line}")
@@ -374,6 +395,13 @@ def _write_private(path: Path, text: str) -> bool:
 
 
 def _find_interview(config, store, uid: str, clock):  # type: ignore[no-untyped-def]
+    if store is not None:
+        from followupd.status import resolve
+
+        try:
+            uid = resolve(uid, [r.uid for r in store.interviews()])
+        except FollowupdError:
+            pass  # maybe not stored yet: the calendar is read below
     record = store.interview(uid) if store is not None else None
     if record is not None:
         return record.interview
@@ -451,16 +479,50 @@ def _preview_time(config, interview, step, followup, explicit: bool, now):  # ty
     return at, f"{state}; its due time is not known yet, shown as of {_local(at, zone)}"
 
 
-def _skip(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+def _say_command(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from followupd import say_commands
     from followupd.app import opened
 
-    clock = _clock(args.now)
+    clock = _clock(getattr(args, "now", None))
     with opened(config, clock) as (store, engine):
-        if store.interview(args.uid) is None:
-            raise FollowupdError(f"no interview with uid {args.uid!r}; `followupd status` lists them")
-        store.set_skipped(args.uid, not args.undo, clock.now())
-        engine.replan()
-    _out(f"{'following up on' if args.undo else 'skipping'} {args.uid}")
+        if args.command == "note":
+            say_commands.note(config, store, clock, args.uid, args.text, args.clear, _out)
+        elif args.command == "track":
+            say_commands.track(config, store, clock, args.uid, args.undo, _out)
+            engine.replan()
+        else:
+            say_commands.skip(store, args.uid, args.undo, clock.now(), _out)
+            engine.replan()
+    return EXIT_OK
+
+
+def _explain(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from followupd.explain import explain
+    from followupd.policy.say import tracked
+    from followupd.say_commands import read_events
+    from followupd.status import known_keys, resolve
+    from followupd.store import Store
+
+    clock = _clock(args.now)
+    key, mine, corrections, state = args.uid, None, {}, None
+    if (config.state_dir / "state.sqlite3").exists():
+        store = Store.open(config.state_dir, clock.now(), readonly=True)
+        try:
+            try:
+                key = resolve(args.uid, known_keys(store))
+            except FollowupdError:
+                pass  # not seen by a pass: maybe in the calendar all the same
+            mine = store.user_notes(key).get(key)
+            corrections = store.corrections()
+            states = [f"{f.step} {f.state}" for f in store.followups(key)]
+            state = ", ".join(states) or None
+        finally:
+            store.close()
+    events = [e for e in read_events(config, clock) if e.key == key or e.uid == key]
+    if not events:
+        raise FollowupdError(f"no event {args.uid!r} in {config.calendar.label} around now")
+    for event in events:
+        _out("\n".join(explain(config, event, tracked(event.key, event.uid, corrections), mine, state, clock.now())))
     return EXIT_OK
 
 

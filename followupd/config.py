@@ -323,6 +323,9 @@ class Detect:
     keywords: tuple[str, ...] = _conv(_strings, DEFAULT_KEYWORDS)
     exclude: tuple[str, ...] = _conv(_strings, DEFAULT_EXCLUDE)
     require_accepted: bool = _conv(_bool, True)
+    # Organisers whose meetings are never interviews (the user's current employer): a
+    # whole address, or "@domain" for every address there.
+    exclude_organizers: tuple[str, ...] = _conv(_strings, ())
 
 
 @dataclass(frozen=True, kw_only=True)

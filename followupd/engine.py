@@ -27,10 +27,10 @@ from followupd.detect import Detector
 from followupd.errors import AuthError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
 from followupd.model import FollowUp, Interview, InterviewRecord, State
-from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition
+from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition, say
 from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
-from followupd.store import Store
+from followupd.store import Ignored, Store
 
 __all__ = ["LOOKAHEAD", "Engine", "Notice", "PassReport"]
 
@@ -91,6 +91,7 @@ class Engine:
             "mailbox", self.config.mailbox.label, report, lambda: self._sync_mailbox(now, report)
         )
         self._apply_plan(now, report, draft=mailbox_ok)
+        self._nudge({r.uid: r for r in self.store.interviews()}, now, Teller(self.config.me.timezone, report))
         return report
 
     def replan(self) -> PassReport:
@@ -103,17 +104,37 @@ class Engine:
 
     def _sync_calendar(self, now: datetime, report: PassReport) -> None:
         source = self.ports.calendar()
+        corrections = self.store.corrections()
+        keep = getattr(source, "keep", None)
+        if keep is not None:  # a source that pre-filters by keyword must keep tracked events
+            keep(frozenset(k.split("#", 1)[0] for k, d in corrections.items() if d == "track"))
         last = self.store.cursor(_READ_AT)
         span = TimeRange(*policy.span(datetime.fromisoformat(last) if last else None, now, self.settings, LOOKAHEAD))
         cursor_name = f"calendar {source.label}"
         changes = source.fetch(self.store.cursor(cursor_name), span)
         records = {r.uid: r for r in self.store.interviews()}
-        seen = [Seen(e.key, d.interview, d.reason) for e in changes.events for d in (self.detector.detect(e),)]
+        seen = [
+            Seen(e.key, d.interview, d.reason)
+            for e in changes.events
+            for d in (self.detector.detect(e, say.tracked(e.key, e.uid, corrections)),)
+        ]
         complete = (span.start, span.end) if changes.complete else None
         actions = policy.calendar(
             records, _by_uid(self.store.followups()), seen, changes.removed, complete, self.settings
         )
         self.store.record([a for a in actions if not isinstance(a, policy.IgnoreEvent)], now)
+        events = {e.key: e for e in changes.events}
+        ignored = [
+            Ignored(a.key, e.uid, e.summary or "(untitled)", e.start, e.end, a.reason)
+            for a in actions
+            if isinstance(a, policy.IgnoreEvent)
+            for e in (events[a.key],)
+            if a.key in events
+        ]
+        followed = [s.key for s in seen if s.interview is not None and s.key not in {i.key for i in ignored}]
+        self.store.save_ignored(ignored, [*followed, *changes.removed], complete, now)
+        for uid in say.skips(self.store.interviews(), corrections):
+            self.store.set_skipped(uid, True, now)
         teller = Teller(self.config.me.timezone, report)
         for action in actions:
             record = records.get(getattr(action, "uid", ""))
@@ -196,6 +217,24 @@ class Engine:
                 log.debug("drafting failed", exc_info=True)
                 self._note_failure(create, "error", f"unexpected {type(exc).__name__}: {exc}", now, report)
 
+    def told(self, interview: Interview) -> Interview:
+        """The interview with the user's `followupd note` over the calendar's text."""
+        mine = self.store.user_notes(interview.uid).get(interview.uid)
+        return interview if mine is None else say.overlay(interview, mine.role, mine.company, mine.notes)
+
+    def _nudge(self, records: dict[str, InterviewRecord], now: datetime, teller: Teller) -> None:
+        """The interview-ended nudge, once per interview: recorded before it is told, so
+        a crash loses a nudge rather than repeating it."""
+        due = say.ended(records.values(), _by_uid(self.store.followups()), self.store.nudged(say.ENDED), now)
+        if not due:
+            return
+        self.store.record_nudges(due, say.ENDED, now)
+        from followupd.status import short_ids  # status reads the store; imported late, as it is only words
+
+        short = short_ids([*records, *(i.key for i in self.store.ignored())])
+        for uid in due:
+            teller.ended(records[uid].interview, short.get(uid, uid))
+
     def _note_failure(self, create: CreateDraft, kind_: str, message: str, now: datetime, report: PassReport) -> None:
         f = self.store.followup(create.uid, create.step)
         if f is not None:
@@ -205,6 +244,7 @@ class Engine:
     def _draft(self, mailbox: Mailbox, interview: Interview, step: ResolvedStep, now: datetime, teller: Teller) -> None:
         f = self.store.followup(interview.uid, step.name)
         assert f is not None and f.state == State.PLANNED
+        interview = self.told(interview)
         thread = mailbox.conversation([c.email for c in interview.contacts], interview.start)
         message = self.composer.compose(step, interview, now, thread)  # may raise ConfigError: nothing recorded
         intent = policy.intent(f, str(message["Message-ID"]))

@@ -39,7 +39,7 @@ _SEVERITY = {"error": EXIT_ERROR, "transient": EXIT_TEMPFAIL, "config": EXIT_CON
 class Notice:
     """Something the user should hear about (see [notify] in the README)."""
 
-    event: str  # draft-created | replied | stale | needs-contact | reauthorise | problem
+    event: str  # draft-created | interview-ended | replied | stale | needs-contact | reauthorise | problem
     message: str
     uid: str = ""
     subject: str = ""
@@ -145,6 +145,15 @@ class Teller:
             log.info("you sent the %s for %s", f.step, name)
         elif f.state == State.DISMISSED:
             log.info("the %s draft for %s was deleted; not re-creating it", f.step, name)
+
+    def ended(self, interview: Interview, short: str) -> None:
+        name = label(interview, self.zone)
+        message = (
+            f"{name} has ended. While it is fresh, add what you talked about for the thank-you: "
+            f'followupd note {short} "Notes: …"'
+        )
+        log.info("%s", message)
+        self.report.notices.append(Notice("interview-ended", message, interview.uid))
 
     def created(self, f: FollowUp, interview: Interview, subject: str) -> None:
         self.report.drafted += 1

@@ -44,6 +44,12 @@ class IcsSource(CalendarSource):
         self.detector = Detector(config.me, config.detect)
         self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
 
+    def keep(self, uids: frozenset[str]) -> None:
+        """Also parse events with these UIDs (the user's `followupd track`), keyword or not."""
+        if uids != self.detector.tracked_uids:
+            self.detector.tracked_uids = uids
+            self._memo = None
+
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
         # The events of whole days around the span are remembered with the text they
         # came from: while the file (or, for a feed that re-stamps every download, its
