@@ -167,8 +167,13 @@ def summary(store: Store, zone: tzinfo, now: datetime) -> str:
 def table(store: Store, zone: tzinfo, now: datetime, everything: bool = False) -> str:
     data = rows(store, zone)
     ignored = ignored_rows(store, zone) if everything else []
+    health = store.health()
     lines = [header(data, ignored, zone, now)]
-    for h in store.health():
+    if any(h.kind == "auth" for h in health):
+        lines[0] += " · re-authorise needed"
+    elif health:
+        lines[0] += f" · {len(health)} problem{'s' if len(health) != 1 else ''}"
+    for h in health:
         problem = ellipsis(h.problem, 200)  # a multi-line problem never breaks the table
         lines.append(f"! {problem}  (since {h.since.astimezone(zone):%a %d %b %H:%M})")
     if not data and not ignored:
