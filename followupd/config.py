@@ -342,6 +342,8 @@ class Step:
     template: str | None = _conv(_nonempty, None)
     after: timedelta | None = _conv(parse_duration, None)
     before: timedelta | None = _conv(parse_duration, None)
+    # One draft per recipient, each greeting that person alone (README "One draft per person").
+    per_person: bool = _conv(_bool, False)
 
     @property
     def template_name(self) -> str:
@@ -387,6 +389,7 @@ class ResolvedStep:
     template: str
     after: timedelta
     before: timedelta
+    per_person: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -588,7 +591,10 @@ class _Reader:
             if before <= after:
                 self.problem(f"{where}.before", "must be later than after")
                 continue
-            resolved.append(ResolvedStep(step.name, step.template_name, after, before))
+            if "/" in step.name:
+                self.problem(f"{where}.name", "must not contain '/' (it separates a step from its person)")
+                continue
+            resolved.append(ResolvedStep(step.name, step.template_name, after, before, step.per_person))
         return tuple(resolved)
 
 

@@ -28,6 +28,7 @@ from followupd.errors import AuthError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
 from followupd.model import FollowUp, Interview, InterviewRecord, State
 from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition, say
+from followupd.policy.plan import person_step, split_step
 from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
 from followupd.store import Ignored, Store
@@ -207,7 +208,8 @@ class Engine:
             return
         for create in (a for a in actions if isinstance(a, CreateDraft)):
             try:
-                self._draft(mailbox, records[create.uid].interview, self.steps[create.step], now, teller)
+                name, person = split_step(create.step)
+                self._draft(mailbox, records[create.uid].interview, self.steps[name], now, teller, person)
             except (TransientError, AuthError) as exc:
                 self.ports.problem("mailbox", kind(exc), f"{mailbox.label}: {exc}", report)
                 return  # the mailbox is down: the rest waits for the next pass
@@ -241,12 +243,23 @@ class Engine:
             self.store.save_followup(f.replace(note=message), now)
         self.ports.problem(f"draft {create.uid} {create.step}", kind_, message, report)
 
-    def _draft(self, mailbox: Mailbox, interview: Interview, step: ResolvedStep, now: datetime, teller: Teller) -> None:
-        f = self.store.followup(interview.uid, step.name)
+    def _draft(
+        self,
+        mailbox: Mailbox,
+        interview: Interview,
+        step: ResolvedStep,
+        now: datetime,
+        teller: Teller,
+        person: str | None = None,
+    ) -> None:
+        key = person_step(step.name, person)
+        f = self.store.followup(interview.uid, key)
         assert f is not None and f.state == State.PLANNED
         interview = self.told(interview)
-        thread = mailbox.conversation([c.email for c in interview.contacts], interview.start)
-        message = self.composer.compose(step, interview, now, thread)  # may raise ConfigError: nothing recorded
+        people = [person] if person else [c.email for c in interview.contacts]
+        thread = mailbox.conversation(people, interview.start)
+        # may raise ConfigError: nothing recorded
+        message = self.composer.compose(step, interview, now, thread, person)
         intent = policy.intent(f, str(message["Message-ID"]))
         self.store.record([intent], now)
         located = mailbox.locate(intent.after.ref.message_id)
@@ -256,7 +269,7 @@ class Engine:
             result = policy.drafted(intent.after, mailbox.create_draft(message, thread), now, "draft created")
         self.store.record([result], now)
         if result.new_state == State.DRAFTED:
-            self.store.clear_health(f"draft {interview.uid} {step.name}")
+            self.store.clear_health(f"draft {interview.uid} {key}")
             teller.created(result.after, interview, str(message["Subject"]))
 
 

@@ -29,6 +29,7 @@ from followupd.policy import (
     SaveInterview,
     Transition,
 )
+from followupd.policy.plan import split_step
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ class Teller:
 
     def created(self, f: FollowUp, interview: Interview, subject: str) -> None:
         self.report.drafted += 1
-        line = f"{f.step} draft created for {label(interview, self.zone)}, to {who(interview)}"
+        step, person = split_step(f.step)
+        line = f"{step} draft created for {label(interview, self.zone)}, to {person or who(interview)}"
         log.info("%s", line)
         self.report.notices.append(Notice("draft-created", line, interview.uid, subject))

@@ -9,6 +9,7 @@ from typing import Any
 
 from followupd.errors import FollowupdError
 from followupd.model import FollowUp, State
+from followupd.policy.plan import split_step
 from followupd.policy.say import overlay
 from followupd.store import Store
 
@@ -80,7 +81,8 @@ def rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
                     "start": _iso(iv.start, zone),
                     "end": _iso(iv.end, zone),
                     "contacts": [c.email for c in iv.contacts],
-                    "step": f.step,
+                    "step": split_step(f.step)[0],
+                    "person": split_step(f.step)[1],
                     "state": str(f.state),
                     "due_at": _iso(f.due_at, zone),
                     "window_start": _iso(f.window_start, zone),
@@ -115,6 +117,7 @@ def ignored_rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
             "end": _iso(i.end, zone),
             "contacts": [],
             "step": None,
+            "person": None,
             "state": "ignored",
             "due_at": None,
             "window_start": None,
@@ -201,7 +204,7 @@ def table(store: Store, zone: tzinfo, now: datetime, everything: bool = False) -
                 row["step"] or "-",
                 ellipsis(state, 80),
                 due,
-                ellipsis(", ".join(row["contacts"]) or "-", 80),
+                ellipsis(row["person"] or ", ".join(row["contacts"]) or "-", 80),
             )
         )
     widths = [max(len(r[i]) for r in (titles, *body)) for i in range(len(titles) - 1)]
