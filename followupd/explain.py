@@ -67,7 +67,7 @@ def explain(
         if dropped is None and email in seen:
             continue
         seen.add(email)
-        verdict = f"dropped: {dropped}" if dropped else "kept: a draft goes to them"
+        verdict = f"dropped: {dropped}" if dropped else "kept: a recipient of its drafts"
         lines.append(f"    {email} ({role}) — {verdict}")
     if not people:
         lines.append("    nobody listed; addresses written in the description are used")

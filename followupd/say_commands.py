@@ -179,6 +179,7 @@ def skip(store: Store, key: str, undo: bool, now: datetime, out: Out) -> None:
     """Skip one interview, or with a series UID every occurrence, those to come included."""
     records = store.interviews()
     series = {r.interview.event_uid for r in records if r.interview.recurrence_id is not None}
+    series |= {i.event_uid for i in store.ignored() if "#" in i.key}  # skipped ahead of any change
     target = resolve(key, [r.uid for r in records], series)
     hits = [r for r in records if r.uid == target or (target in series and r.interview.event_uid == target)]
     if not hits and target not in series:

@@ -152,7 +152,7 @@ def test_explain_says_what_was_read(cli: Cli) -> None:
     out = cli("explain", "acme-1").stdout
     assert "keywords:     interview" in out
     assert "participation: accepted → counts" in out
-    assert "jane.doe@acme.io (organiser) — kept: a draft goes to them" in out
+    assert "jane.doe@acme.io (organiser) — kept: a recipient of its drafts" in out
     assert "ada@example.org (attendee) — dropped: that is you" in out
     assert "notes:        their move to event sourcing (your note; the event says: -)" in out
     assert "window:       thank-you between Thu 5 Nov 2026 15:00 and Fri 6 Nov 2026 15:00" in out
