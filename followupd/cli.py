@@ -251,9 +251,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "preview":
         return _preview(config, args)
     if command in ("skip", "note", "track"):
-        return _say_command(config, args)
+        from followupd.say_commands import correct
+
+        correct(config, args, _clock(getattr(args, "now", None)), _out)
+        return EXIT_OK
     if command == "explain":
-        return _explain(config, args)
+        from followupd.say_commands import explain_command
+
+        explain_command(config, args.uid, _clock(args.now), _out)
+        return EXIT_OK
     if command == "auth":
         from followupd import auth
 
@@ -477,53 +483,6 @@ def _preview_time(config, interview, step, followup, explicit: bool, now):  # ty
         if s.name == step.name:
             break
     return at, f"{state}; its due time is not known yet, shown as of {_local(at, zone)}"
-
-
-def _say_command(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from followupd import say_commands
-    from followupd.app import opened
-
-    clock = _clock(getattr(args, "now", None))
-    with opened(config, clock) as (store, engine):
-        if args.command == "note":
-            say_commands.note(config, store, clock, args.uid, args.text, args.clear, _out)
-        elif args.command == "track":
-            say_commands.track(config, store, clock, args.uid, args.undo, _out)
-            engine.replan()
-        else:
-            say_commands.skip(store, args.uid, args.undo, clock.now(), _out)
-            engine.replan()
-    return EXIT_OK
-
-
-def _explain(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from followupd.explain import explain
-    from followupd.policy.say import tracked
-    from followupd.say_commands import read_events
-    from followupd.status import known_keys, resolve
-    from followupd.store import Store
-
-    clock = _clock(args.now)
-    key, mine, corrections, state = args.uid, None, {}, None
-    if (config.state_dir / "state.sqlite3").exists():
-        store = Store.open(config.state_dir, clock.now(), readonly=True)
-        try:
-            try:
-                key = resolve(args.uid, known_keys(store))
-            except FollowupdError:
-                pass  # not seen by a pass: maybe in the calendar all the same
-            mine = store.user_notes(key).get(key)
-            corrections = store.corrections()
-            states = [f"{f.step} {f.state}" for f in store.followups(key)]
-            state = ", ".join(states) or None
-        finally:
-            store.close()
-    events = [e for e in read_events(config, clock) if e.key == key or e.uid == key]
-    if not events:
-        raise FollowupdError(f"no event {args.uid!r} in {config.calendar.label} around now")
-    for event in events:
-        _out("\n".join(explain(config, event, tracked(event.key, event.uid, corrections), mine, state, clock.now())))
-    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

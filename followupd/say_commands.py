@@ -6,6 +6,7 @@ Each takes an id as `followupd status` shows it: a whole key, a series UID (`ski
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import subprocess
@@ -193,3 +194,46 @@ def skip(store: Store, key: str, undo: bool, now: datetime, out: Out) -> None:
         out(f"{verb} every occurrence of {target} ({len(hits)} known now)")
     else:
         out(f"{verb} {target}")
+
+
+def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
+    from followupd.explain import explain
+    from followupd.policy.say import tracked
+
+    key: str = text
+    mine: UserNotes | None = None
+    corrections: dict[str, str] = {}
+    state: str | None = None
+    if (config.state_dir / "state.sqlite3").exists():
+        store = Store.open(config.state_dir, clock.now(), readonly=True)
+        try:
+            try:
+                key = resolve(text, known_keys(store))
+            except FollowupdError:
+                pass  # not seen by a pass: maybe in the calendar all the same
+            mine = store.user_notes(key).get(key)
+            corrections = store.corrections()
+            states = [f"{f.step} {f.state}" for f in store.followups(key)]
+            state = ", ".join(states) or None
+        finally:
+            store.close()
+    events = [e for e in read_events(config, clock) if e.key == key or e.uid == key]
+    if not events:
+        raise FollowupdError(f"no event {text!r} in {config.calendar.label} around now")
+    for event in events:
+        out("\n".join(explain(config, event, tracked(event.key, event.uid, corrections), mine, state, clock.now())))
+
+
+def correct(config: Config, args: argparse.Namespace, clock: Clock, out: Out) -> None:
+    """`note`, `track` and `skip`, under the pass lock; the plan is re-derived after."""
+    from followupd.app import opened
+
+    with opened(config, clock) as (store, engine):
+        if args.command == "note":
+            note(config, store, clock, args.uid, args.text, args.clear, out)
+        elif args.command == "track":
+            track(config, store, clock, args.uid, args.undo, out)
+            engine.replan()
+        else:
+            skip(store, args.uid, args.undo, clock.now(), out)
+            engine.replan()

@@ -19,8 +19,9 @@ from pathlib import Path
 from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State
 from followupd.policy.actions import CancelInterview, KeepInterview, Replied, SaveInterview, Transition
 from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
+from followupd.store_say import Ignored, SayStore, UserNotes
 
-__all__ = ["FollowUp", "InterviewRecord", "PassLock", "Store", "StoreError", "StoreWriteError"]
+__all__ = ["FollowUp", "Ignored", "InterviewRecord", "PassLock", "Store", "StoreError", "StoreWriteError", "UserNotes"]
 
 log = logging.getLogger(__name__)
 
@@ -115,28 +116,6 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class UserNotes:
-    """What the user told `followupd note`; a field left None keeps the event's."""
-
-    uid: str
-    role: str | None
-    company: str | None
-    notes: str | None
-
-
-@dataclass(frozen=True)
-class Ignored:
-    """An event seen in the read span and not followed, with the detector's reason."""
-
-    key: str
-    event_uid: str
-    title: str
-    start: datetime
-    end: datetime
-    reason: str
-
-
-@dataclass(frozen=True)
 class Health:
     component: str
     kind: str  # "auth" | "transient" | "error"
@@ -152,7 +131,7 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class Store:
+class Store(SayStore):
     """Open with `Store.open(state_dir, now)`; `now` stamps a new store's creation."""
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
@@ -337,86 +316,6 @@ class Store:
             (datetime.fromisoformat(r["at"]), r["uid"], r["step"], r["from_state"], r["to_state"], r["detail"])
             for r in rows
         ]
-
-    # ------------------------------------------------------------ the user's say
-
-    def user_notes(self, uid: str | None = None) -> dict[str, UserNotes]:
-        rows = (
-            self.db.execute("SELECT * FROM user_notes WHERE uid = ?", (uid,))
-            if uid is not None
-            else self.db.execute("SELECT * FROM user_notes")
-        ).fetchall()
-        return {r["uid"]: UserNotes(r["uid"], r["role"], r["company"], r["notes"]) for r in rows}
-
-    def set_user_notes(self, notes: UserNotes | None, uid: str, now: datetime) -> None:
-        """Store (or with None, remove) the user's notes for one interview."""
-        with self.transaction() as db:
-            if notes is None:
-                if db.execute("DELETE FROM user_notes WHERE uid = ?", (uid,)).rowcount:
-                    _event(db, now, uid, "notes", "your notes removed")
-                return
-            db.execute(
-                "INSERT OR REPLACE INTO user_notes (uid, role, company, notes, updated_at) VALUES (?, ?, ?, ?, ?)",
-                (uid, notes.role, notes.company, notes.notes, _ts(now)),
-            )
-            _event(db, now, uid, "notes", "your notes saved")
-
-    def nudged(self, event: str) -> set[str]:
-        return {r["uid"] for r in self.db.execute("SELECT uid FROM nudges WHERE event = ?", (event,))}
-
-    def record_nudges(self, uids: Iterable[str], event: str, now: datetime) -> None:
-        """Remember a nudge was given (before it is given: at most once, never twice)."""
-        with self.transaction() as db:
-            for uid in uids:
-                db.execute("INSERT OR IGNORE INTO nudges (uid, event, at) VALUES (?, ?, ?)", (uid, event, _ts(now)))
-
-    def ignored(self) -> list[Ignored]:
-        rows = self.db.execute("SELECT * FROM ignored_events ORDER BY start_at, key").fetchall()
-        return [
-            Ignored(
-                r["key"],
-                r["event_uid"],
-                r["title"],
-                datetime.fromisoformat(r["start_at"]),
-                datetime.fromisoformat(r["end_at"]),
-                r["reason"],
-            )
-            for r in rows
-        ]
-
-    def save_ignored(
-        self, seen: Iterable[Ignored], gone: Iterable[str], span: tuple[datetime, datetime] | None, now: datetime
-    ) -> None:
-        """Replace what one fetch said about events not followed: `seen` are ignored now,
-        `gone` (keys followed now, or removed) are not; with `span` (a complete fetch),
-        an ignored event of that span not in `seen` is forgotten."""
-        seen = list(seen)
-        with self.transaction() as db:
-            if span is not None:
-                keep = {i.key for i in seen}
-                for r in db.execute(
-                    "SELECT key FROM ignored_events WHERE end_at >= ? AND start_at <= ?", (_ts(span[0]), _ts(span[1]))
-                ).fetchall():
-                    if r["key"] not in keep:
-                        db.execute("DELETE FROM ignored_events WHERE key = ?", (r["key"],))
-            for key in gone:
-                db.execute("DELETE FROM ignored_events WHERE key = ?", (key,))
-            for i in seen:
-                db.execute(
-                    "INSERT OR REPLACE INTO ignored_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (i.key, i.event_uid, i.title, _ts(i.start), _ts(i.end), i.reason, _ts(now)),
-                )
-
-    def corrections(self) -> dict[str, str]:
-        """The user's `track`/`skip` decisions: event key (or series UID) → decision."""
-        return {r["key"]: r["decision"] for r in self.db.execute("SELECT key, decision FROM corrections")}
-
-    def set_correction(self, key: str, decision: str | None, now: datetime) -> None:
-        with self.transaction() as db:
-            if decision is None:
-                db.execute("DELETE FROM corrections WHERE key = ?", (key,))
-            else:
-                db.execute("INSERT OR REPLACE INTO corrections VALUES (?, ?, ?)", (key, decision, _ts(now)))
 
     # ------------------------------------------------------------ cursors and health
 
