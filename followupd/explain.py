@@ -56,7 +56,7 @@ def explain(
     cancelled, why = detector._participation(event)
     mine_status = [a.partstat for a in event.attendees if detector._mine(a)]
     answer = ", ".join(str(p) for p in mine_status) if mine_status else "you are not among the attendees"
-    lines.append(f"  participation: {answer}" + (f" → {why}" if cancelled else " → counts"))
+    lines.append(f"  your answer:  {answer}" + (f" → {why}" if cancelled else " → counts"))
     lines.append("  people:")
     people = ([event.organizer] if event.organizer else []) + list(event.attendees)
     seen: set[str] = set()

@@ -151,7 +151,7 @@ def test_explain_says_what_was_read(cli: Cli) -> None:
     cli("note", "acme-1", "Notes: their move to event sourcing")
     out = cli("explain", "acme-1").stdout
     assert "keywords:     interview" in out
-    assert "participation: accepted → counts" in out
+    assert "your answer:  accepted → counts" in out
     assert "jane.doe@acme.io (organiser) — kept: a recipient of its drafts" in out
     assert "ada@example.org (attendee) — dropped: that is you" in out
     assert "notes:        their move to event sourcing (your note; the event says: -)" in out
