@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="show interviews, their follow-ups and any problem")
     status.add_argument("--json", action="store_true", help="a JSON array, one object per (interview, step)")
+    status.add_argument(
+        "--all", action="store_true", help="also the events seen and not followed, with the reason (state: ignored)"
+    )
 
     sub.add_parser("check", help="validate the config file and the templates")
     sub.add_parser("config-schema", help="print the JSON schema of config.toml (for editors such as Taplo)")
@@ -90,10 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--step", help="which step (default: the first)")
     preview.add_argument("--now", type=_instant, metavar="ISO8601", help="render as if it were this instant")
 
-    skip = sub.add_parser("skip", help="stop following up on one interview")
-    skip.add_argument("uid")
+    skip = sub.add_parser("skip", help="stop following up on one interview, or every occurrence of a series")
+    skip.add_argument("uid", help="an id from `followupd status` (a prefix will do), a series UID, or UID#occurrence")
     skip.add_argument("--undo", action="store_true", help="follow up on it again")
     skip.add_argument("--now", type=_instant, metavar="ISO8601", help="re-plan as if it were this instant")
+
+    note = sub.add_parser("note", help="your notes for an interview (Role:, Company:, Notes:), kept by followupd")
+    note.add_argument("uid", help="an id from `followupd status` (a prefix will do)")
+    note.add_argument("text", nargs="?", help="the notes; without it, $VISUAL or $EDITOR opens on them")
+    note.add_argument("--clear", action="store_true", help="remove your notes")
+    track = sub.add_parser("track", help="follow up on an event followupd ignored (the inverse of skip)")
+    track.add_argument("uid", help="an id from `followupd status --all`, a series UID, or UID#occurrence")
+    track.add_argument("--undo", action="store_true", help="let the detector decide again")
+    track.add_argument("--now", type=_instant, metavar="ISO8601", help="as if it were this instant")
+    explain = sub.add_parser("explain", help="say in plain words what followupd read from one event")
+    explain.add_argument("uid", help="an id from `followupd status --all` or an event UID")
+    explain.add_argument("--now", type=_instant, metavar="ISO8601", help="as if it were this instant")
 
     demo = sub.add_parser("demo", help="run the whole pipeline on a sample calendar and a temporary Maildir")
     demo.add_argument("--keep", metavar="DIR", help="build the demo in DIR and keep it")
@@ -235,8 +250,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(config)
     if command == "preview":
         return _preview(config, args)
-    if command == "skip":
-        return _skip(config, args)
+    if command in ("skip", "note", "track"):
+        from followupd.say_commands import correct
+
+        correct(config, args, _clock(getattr(args, "now", None)), _out)
+        return EXIT_OK
+    if command == "explain":
+        from followupd.say_commands import explain_command
+
+        explain_command(config, args.uid, _clock(args.now), _out)
+        return EXIT_OK
     if command == "auth":
         from followupd import auth
 
@@ -290,26 +313,30 @@ def _status(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
     store = Store.open(config.state_dir, SystemClock().now(), readonly=True)
     try:
         if args.json:
-            print(printable_json(json.dumps(status.rows(store, zone), indent=2, ensure_ascii=False)))
+            data = status.rows(store, zone) + (status.ignored_rows(store, zone) if args.all else [])
+            print(printable_json(json.dumps(data, indent=2, ensure_ascii=False)))
         else:
-            _out(status.table(store, zone, SystemClock().now()))
+            _out(status.table(store, zone, SystemClock().now(), everything=args.all))
     finally:
         store.close()
     return EXIT_OK
 
 
 def _check(config) -> int:  # type: ignore[no-untyped-def]
+    from followupd.checks import offline
     from followupd.clock import SystemClock
     from followupd.compose import check_templates
 
     sources = check_templates(config, SystemClock().now())
+    # Local and cheap: a missing file or folder fails here, not at the first pass.
+    lines, problems = offline(config, SystemClock().now())
+    if problems:
+        raise FollowupdError(f"{config.path}:\n" + "\n".join(f"  {p}" for p in problems))
     print(f"{config.path}: OK")
     print(f"  calendar: {config.calendar.label}")
     print(f"  mailbox:  {config.mailbox.label}")
-    if config.mailbox.kind == "maildir":  # local and cheap: a missing folder fails here, not at the first draft
-        from followupd.mailboxes.maildir import check as check_maildir
-
-        print(f"            {check_maildir(config.mailbox)}")
+    for line in lines:
+        print(f"            {line}")
     print(f"  state:    {config.state_dir}")
     for line in sources:
         print(f"  template {line}")
@@ -377,19 +404,6 @@ def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untype
     from followupd.preview import preview
 
     _out(preview(config, args.step, args.uid, _clock(args.now), explicit_now=args.now is not None))
-    return EXIT_OK
-
-
-def _skip(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from followupd.app import opened
-
-    clock = _clock(args.now)
-    with opened(config, clock) as (store, engine):
-        if store.interview(args.uid) is None:
-            raise FollowupdError(f"no interview with uid {args.uid!r}; `followupd status` lists them")
-        store.set_skipped(args.uid, not args.undo, clock.now())
-        engine.replan()
-    _out(f"{'following up on' if args.undo else 'skipping'} {args.uid}")
     return EXIT_OK
 
 

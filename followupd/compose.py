@@ -47,10 +47,12 @@ def _finalize(value: Any) -> Any:
     return value
 
 
-def message_id(interview_uid: str, step: str, me: Me) -> str:
-    """The same (event UID, occurrence, step) always gives the same Message-ID, so a
-    draft can be found again after a crash or a lost state dir."""
-    digest = hashlib.sha256(f"{interview_uid}\x00{step}".encode()).hexdigest()[:32]
+def message_id(interview_uid: str, step: str, me: Me, person: str | None = None) -> str:
+    """The same (event UID, occurrence, step[, person]) always gives the same
+    Message-ID, so a draft can be found again after a crash or a lost state dir. A
+    per-person draft adds its recipient; the others keep the IDs they always had."""
+    key = f"{interview_uid}\x00{step}" + (f"\x00{person.lower()}" if person else "")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     domain = me.email.rsplit("@", 1)[1]
     return f"{MESSAGE_ID_PREFIX}{digest}@{domain}>"
 
@@ -132,7 +134,12 @@ class Composer:
         interview: Interview,
         now: datetime,
         thread: ThreadHint | None = None,
+        person: str | None = None,
     ) -> EmailMessage:
+        if person is not None:  # one draft per person: to them alone, greeting them alone
+            interview = replace(interview, contacts=tuple(c for c in interview.contacts if c.email == person))
+            if not interview.contacts:
+                raise FollowupdError(f"{clean_line(person, 120)} is no longer among the people of {interview.uid}")
         rendered = self.render(step, interview, now)
         contacts = _recipients(interview)
         if not contacts:
@@ -159,7 +166,7 @@ class Composer:
                 expected.append("references")
         message["Subject"] = subject
         message["Date"] = format_datetime(now.astimezone(self.zone))
-        ident = message_id(interview.uid, step.name, self.me)
+        ident = message_id(interview.uid, step.name, self.me, person)
         message["Message-ID"] = ident
         message.set_content(rendered.body + "\n")
         # The bytes a mailbox will store, parsed back: any header the text smuggled in,

@@ -54,16 +54,21 @@ class Detector:
         self._needles = tuple(max(re.split(r"\W+", k.lower()), key=len) for k in settings.keywords)
         self._my_names = _name_forms(me.name) + [a.split("@", 1)[0] for a in me.aliases]
 
-    def detect(self, event: Event) -> Detection:
+    def detect(self, event: Event, tracked: bool = False) -> Detection:
+        """Read one event. `tracked`: the user said it is an interview (`followupd
+        track`), so the keyword, exclude and acceptance tests do not apply."""
         summary = clean_line(event.summary)
         description = description_text(event.description)
-        if not self._keywords or not (self._keywords.search(summary) or self._keywords.search(description)):
-            return Detection(None, "no interview keyword")
-        if self._exclude and self._exclude.search(summary):
-            return Detection(None, "an exclude word is in the title")
+        if not tracked:
+            refused = self.refusal(event, summary, description)
+            if refused:
+                return Detection(None, refused)
         cancelled, reason = self._participation(event)
+        if tracked and cancelled and event.status != "cancelled" and reason != "you declined it":
+            cancelled, reason = False, ""
         contacts = self._contacts(event, description)
         role, company = self._role_and_company(event, summary, description, contacts)
+        fields = read_fields(description)
         interview = Interview(
             uid=event.key,
             title=summary or "(untitled interview)",
@@ -72,20 +77,46 @@ class Detector:
             contacts=contacts,
             company=company,
             role=role,
-            notes=_notes(description),
+            notes=fields.notes,
             cancelled=cancelled,
             event_uid=event.uid,
             recurrence_id=event.recurrence_id,
         )
         return Detection(interview, reason)
 
+    def refusal(self, event: Event, summary: str, description: str) -> str | None:
+        """Why the event is not an interview before anyone's answer is read, or None."""
+        if not self._keywords or not (self._keywords.search(summary) or self._keywords.search(description)):
+            return "no interview keyword"
+        if self._exclude:
+            word = self._exclude.search(summary)
+            if word:
+                return f"the title says {word.group(0).lower()}"
+        if _INTERVIEWER.search(description):
+            return "the description says you are the interviewer"
+        organiser = self.excluded_organiser(event)
+        if organiser:
+            return f"organised by an excluded address ({organiser})"
+        return None
+
+    def excluded_organiser(self, event: Event) -> str | None:
+        """The `[detect] exclude_organizers` entry the event's organiser matches."""
+        if event.organizer is None:
+            return None
+        email = event.organizer.email.lower()
+        for entry in self.settings.exclude_organizers:
+            wanted = entry.lower()
+            if email == wanted or (wanted.startswith("@") and email.endswith(wanted)):
+                return entry
+        return None
+
     def mentions_keyword(self, ical_text: str) -> bool:
         """Whether one VEVENT's raw iCalendar text could hold a keyword: a cheap test
         that lets a source skip parsing events that cannot be interviews. It errs on
         the side of yes (it reads every property, not just the title and description)."""
+        text = _FOLD.sub("", ical_text)
         if self._keywords is None:
             return False
-        text = _FOLD.sub("", ical_text)
         text = _NEWLINE.sub("\n", text).replace("\\", "")
         if text.isascii() and not _CONTROL.search(text) and "=?" not in text and not _ENTITY.search(text):
             # Cleaning would not change a letter here: a keyword needs its longest word
@@ -159,8 +190,8 @@ class Detector:
         self, event: Event, summary: str, description: str, contacts: tuple[Contact, ...]
     ) -> tuple[str | None, str | None]:
         """`Role:`/`Company:` lines win, then the title, then the interviewers' mail domain."""
-        role = _field(description, "role", "position", "stelle", "poste", "puesto")
-        company = _field(description, "company", "employer", "unternehmen", "firma", "entreprise", "empresa")
+        labelled = read_fields(description)
+        role, company = labelled.role, labelled.company
         domain_company, label = None, None
         for contact in contacts:
             named = company_from_domain(contact.domain)
@@ -260,6 +291,42 @@ def _phrases(words: tuple[str, ...]) -> re.Pattern[str] | None:
         return None
     parts = [r"\s+".join(re.escape(w) for w in word.split()) for word in words]
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
+
+
+# "Interview with the Backend candidate", "interviewing a candidate": the user sits on
+# the other side of the table. The exclude words in a title say the same of a title.
+_INTERVIEWER = re.compile(
+    r"(?i)\b(?:interview(?:ing)?|screen(?:ing)?|meet(?:ing)?)\s+(?:with\s+)?(?:the|a|an|our|this|one)\s+"
+    r"(?:[\w'’/-]+\s+){0,4}?candidates?\b"
+)
+
+
+@dataclass(frozen=True)
+class Fields:
+    """What a description (or `followupd note` text) says in its labelled lines."""
+
+    role: str | None
+    company: str | None
+    notes: str | None
+
+
+_LABEL = re.compile(
+    r"(?im)^\s*(?:role|position|stelle|poste|puesto|company|employer|unternehmen|firma|entreprise|empresa"
+    r"|notes?|notizen|notiz|remarques?|notas?)\s*:"
+)
+
+
+def read_fields(text: str, unlabelled_is_notes: bool = False) -> Fields:
+    """`Role:`, `Company:` and `Notes:` lines, the one parser for event descriptions and
+    the user's own notes. With `unlabelled_is_notes` (a note the user typed), text with
+    no label at all is all notes."""
+    if unlabelled_is_notes and not _LABEL.search(text):
+        return Fields(None, None, text.strip() or None)
+    return Fields(
+        _field(text, "role", "position", "stelle", "poste", "puesto"),
+        _field(text, "company", "employer", "unternehmen", "firma", "entreprise", "empresa"),
+        _notes(text),
+    )
 
 
 def _notes(description: str) -> str | None:

@@ -27,10 +27,11 @@ from followupd.detect import Detector
 from followupd.errors import AuthError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
 from followupd.model import FollowUp, Interview, InterviewRecord, State
-from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition
+from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition, say
+from followupd.policy.plan import person_step, split_step
 from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
-from followupd.store import Store
+from followupd.store import Ignored, Store
 
 __all__ = ["LOOKAHEAD", "Engine", "Notice", "PassReport"]
 
@@ -91,6 +92,7 @@ class Engine:
             "mailbox", self.config.mailbox.label, report, lambda: self._sync_mailbox(now, report)
         )
         self._apply_plan(now, report, draft=mailbox_ok)
+        self._nudge({r.uid: r for r in self.store.interviews()}, now, Teller(self.config.me.timezone, report))
         return report
 
     def replan(self) -> PassReport:
@@ -103,17 +105,37 @@ class Engine:
 
     def _sync_calendar(self, now: datetime, report: PassReport) -> None:
         source = self.ports.calendar()
+        corrections = self.store.corrections()
+        keep = getattr(source, "keep", None)
+        if keep is not None:  # a source that pre-filters by keyword must keep tracked events
+            keep(frozenset(k.split("#", 1)[0] for k, d in corrections.items() if d == "track"))
         last = self.store.cursor(_READ_AT)
         span = TimeRange(*policy.span(datetime.fromisoformat(last) if last else None, now, self.settings, LOOKAHEAD))
         cursor_name = f"calendar {source.label}"
         changes = source.fetch(self.store.cursor(cursor_name), span)
         records = {r.uid: r for r in self.store.interviews()}
-        seen = [Seen(e.key, d.interview, d.reason) for e in changes.events for d in (self.detector.detect(e),)]
+        seen = [
+            Seen(e.key, d.interview, d.reason)
+            for e in changes.events
+            for d in (self.detector.detect(e, say.tracked(e.key, e.uid, corrections)),)
+        ]
         complete = (span.start, span.end) if changes.complete else None
         actions = policy.calendar(
             records, _by_uid(self.store.followups()), seen, changes.removed, complete, self.settings
         )
         self.store.record([a for a in actions if not isinstance(a, policy.IgnoreEvent)], now)
+        events = {e.key: e for e in changes.events}
+        ignored = [
+            Ignored(a.key, e.uid, e.summary or "(untitled)", e.start, e.end, a.reason)
+            for a in actions
+            if isinstance(a, policy.IgnoreEvent)
+            for e in (events[a.key],)
+            if a.key in events
+        ]
+        followed = [s.key for s in seen if s.interview is not None and s.key not in {i.key for i in ignored}]
+        self.store.save_ignored(ignored, [*followed, *changes.removed], complete, now)
+        for uid in say.skips(self.store.interviews(), corrections):
+            self.store.set_skipped(uid, True, now)
         teller = Teller(self.config.me.timezone, report)
         for action in actions:
             record = records.get(getattr(action, "uid", ""))
@@ -186,7 +208,8 @@ class Engine:
             return
         for create in (a for a in actions if isinstance(a, CreateDraft)):
             try:
-                self._draft(mailbox, records[create.uid].interview, self.steps[create.step], now, teller)
+                name, person = split_step(create.step)
+                self._draft(mailbox, records[create.uid].interview, self.steps[name], now, teller, person)
             except (TransientError, AuthError) as exc:
                 self.ports.problem("mailbox", kind(exc), f"{mailbox.label}: {exc}", report)
                 return  # the mailbox is down: the rest waits for the next pass
@@ -196,17 +219,47 @@ class Engine:
                 log.debug("drafting failed", exc_info=True)
                 self._note_failure(create, "error", f"unexpected {type(exc).__name__}: {exc}", now, report)
 
+    def told(self, interview: Interview) -> Interview:
+        """The interview with the user's `followupd note` over the calendar's text."""
+        mine = self.store.user_notes(interview.uid).get(interview.uid)
+        return interview if mine is None else say.overlay(interview, mine.role, mine.company, mine.notes)
+
+    def _nudge(self, records: dict[str, InterviewRecord], now: datetime, teller: Teller) -> None:
+        """The interview-ended nudge, once per interview: recorded before it is told, so
+        a crash loses a nudge rather than repeating it."""
+        due = say.ended(records.values(), _by_uid(self.store.followups()), self.store.nudged(say.ENDED), now)
+        if not due:
+            return
+        self.store.record_nudges(due, say.ENDED, now)
+        from followupd.status import short_ids  # status reads the store; imported late, as it is only words
+
+        short = short_ids([*records, *(i.key for i in self.store.ignored())])
+        for uid in due:
+            teller.ended(records[uid].interview, short.get(uid, uid))
+
     def _note_failure(self, create: CreateDraft, kind_: str, message: str, now: datetime, report: PassReport) -> None:
         f = self.store.followup(create.uid, create.step)
         if f is not None:
             self.store.save_followup(f.replace(note=message), now)
         self.ports.problem(f"draft {create.uid} {create.step}", kind_, message, report)
 
-    def _draft(self, mailbox: Mailbox, interview: Interview, step: ResolvedStep, now: datetime, teller: Teller) -> None:
-        f = self.store.followup(interview.uid, step.name)
+    def _draft(
+        self,
+        mailbox: Mailbox,
+        interview: Interview,
+        step: ResolvedStep,
+        now: datetime,
+        teller: Teller,
+        person: str | None = None,
+    ) -> None:
+        key = person_step(step.name, person)
+        f = self.store.followup(interview.uid, key)
         assert f is not None and f.state == State.PLANNED
-        thread = mailbox.conversation([c.email for c in interview.contacts], interview.start)
-        message = self.composer.compose(step, interview, now, thread)  # may raise ConfigError: nothing recorded
+        interview = self.told(interview)
+        people = [person] if person else [c.email for c in interview.contacts]
+        thread = mailbox.conversation(people, interview.start)
+        # may raise ConfigError: nothing recorded
+        message = self.composer.compose(step, interview, now, thread, person)
         intent = policy.intent(f, str(message["Message-ID"]))
         self.store.record([intent], now)
         located = mailbox.locate(intent.after.ref.message_id)
@@ -216,7 +269,7 @@ class Engine:
             result = policy.drafted(intent.after, mailbox.create_draft(message, thread), now, "draft created")
         self.store.record([result], now)
         if result.new_state == State.DRAFTED:
-            self.store.clear_health(f"draft {interview.uid} {step.name}")
+            self.store.clear_health(f"draft {interview.uid} {key}")
             teller.created(result.after, interview, str(message["Subject"]))
 
 

@@ -29,6 +29,7 @@ from followupd.policy import (
     SaveInterview,
     Transition,
 )
+from followupd.policy.plan import split_step
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ _SEVERITY = {"error": EXIT_ERROR, "transient": EXIT_TEMPFAIL, "config": EXIT_CON
 class Notice:
     """Something the user should hear about (see [notify] in the README)."""
 
-    event: str  # draft-created | replied | stale | needs-contact | reauthorise | problem
+    event: str  # draft-created | interview-ended | replied | stale | needs-contact | reauthorise | problem
     message: str
     uid: str = ""
     subject: str = ""
@@ -146,8 +147,18 @@ class Teller:
         elif f.state == State.DISMISSED:
             log.info("the %s draft for %s was deleted; not re-creating it", f.step, name)
 
+    def ended(self, interview: Interview, short: str) -> None:
+        name = label(interview, self.zone)
+        message = (
+            f"{name} has ended. While it is fresh, add what you talked about for the thank-you: "
+            f'followupd note {short} "Notes: …"'
+        )
+        log.info("%s", message)
+        self.report.notices.append(Notice("interview-ended", message, interview.uid))
+
     def created(self, f: FollowUp, interview: Interview, subject: str) -> None:
         self.report.drafted += 1
-        line = f"{f.step} draft created for {label(interview, self.zone)}, to {who(interview)}"
+        step, person = split_step(f.step)
+        line = f"{step} draft created for {label(interview, self.zone)}, to {person or who(interview)}"
         log.info("%s", line)
         self.report.notices.append(Notice("draft-created", line, interview.uid, subject))

@@ -19,8 +19,9 @@ from pathlib import Path
 from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State
 from followupd.policy.actions import CancelInterview, KeepInterview, Replied, SaveInterview, Transition
 from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
+from followupd.store_say import Ignored, SayStore, UserNotes
 
-__all__ = ["FollowUp", "InterviewRecord", "PassLock", "Store", "StoreError", "StoreWriteError"]
+__all__ = ["FollowUp", "Ignored", "InterviewRecord", "PassLock", "Store", "StoreError", "StoreWriteError", "UserNotes"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,29 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE followups ADD COLUMN missing_since TEXT;
     ALTER TABLE followups ADD COLUMN stale_at TEXT;
     """,
+    # 3: the user's say (one self-contained step; renumber freely): notes kept outside
+    # the calendar, the interview-ended nudge sent once, the events seen and not
+    # followed (for `status --all`), and the user's track/skip corrections.
+    """
+    CREATE TABLE user_notes (
+        uid TEXT PRIMARY KEY,
+        role TEXT,
+        company TEXT,
+        notes TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE nudges (uid TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (uid, event));
+    CREATE TABLE ignored_events (
+        key TEXT PRIMARY KEY,
+        event_uid TEXT NOT NULL,
+        title TEXT NOT NULL,
+        start_at TEXT NOT NULL,
+        end_at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        seen_at TEXT NOT NULL
+    );
+    CREATE TABLE corrections (key TEXT PRIMARY KEY, decision TEXT NOT NULL, at TEXT NOT NULL);
+    """,
 )
 
 
@@ -107,7 +131,7 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class Store:
+class Store(SayStore):
     """Open with `Store.open(state_dir, now)`; `now` stamps a new store's creation."""
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:

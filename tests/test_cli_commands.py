@@ -190,7 +190,7 @@ def test_status_table_for_people(ics_cli: Cli) -> None:
     (ics_cli.home / "calendar.ics").write_text(calendar(vevent("a", START, END)))
     ics_cli.run((END + timedelta(minutes=1)).isoformat())
     out = ics_cli("status").stdout
-    assert out.splitlines()[0].startswith("1 interview tracked · next draft")
+    assert out.splitlines()[0].startswith("1 interview · next draft")
     assert "Interview: Backend Engineer at Acme" in out and "planned" in out
 
 

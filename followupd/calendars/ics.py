@@ -45,7 +45,23 @@ class IcsSource(CalendarSource):
         # Only events that could be interviews are worth icalendar's (slow) parse: the
         # wiring passes the detector's keyword pre-check; without one every event is.
         self.relevant = relevant or _anything
+        # UIDs the user tracks (`followupd track`) are parsed whatever the pre-check says
+        # ("*": every event, for `explain` and `track` to see what it would skip).
+        self.tracked: frozenset[str] = frozenset()
         self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
+
+    def keep(self, uids: frozenset[str]) -> None:
+        """Also parse events with these UIDs (the user's `followupd track`), keyword or not."""
+        if uids != self.tracked:
+            self.tracked = uids
+            self._memo = None
+
+    def _worth_parsing(self, ical_text: str) -> bool:
+        if self.tracked:
+            unfolded = ical_text.replace("\r\n ", "").replace("\r\n\t", "").replace("\n ", "").replace("\n\t", "")
+            if "*" in self.tracked or any(uid in unfolded for uid in self.tracked):
+                return True
+        return self.relevant(ical_text)
 
     def fetch(self, cursor: str | None, span: TimeRange) -> CalendarChanges:
         # The events of whole days around the span are remembered with the text they
@@ -57,7 +73,7 @@ class IcsSource(CalendarSource):
         raw_key = (hashlib.sha256(data).digest(), wide)
         memo = self._memo
         if memo is None or memo.raw_key != raw_key:
-            pruned = prune(data, wide, self.relevant)
+            pruned = prune(data, wide, self._worth_parsing)
             key = (hashlib.sha256(pruned).digest(), wide)
             if memo is None or memo.key != key:
                 try:

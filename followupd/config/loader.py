@@ -185,7 +185,10 @@ class _Reader:
             if before <= after:
                 self.problem(f"{where}.before", "must be later than after")
                 continue
-            resolved.append(ResolvedStep(step.name, step.template_name, after, before))
+            if "/" in step.name:
+                self.problem(f"{where}.name", "must not contain '/' (it separates a step from its person)")
+                continue
+            resolved.append(ResolvedStep(step.name, step.template_name, after, before, step.per_person))
         return tuple(resolved)
 
 

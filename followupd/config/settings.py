@@ -182,6 +182,9 @@ class Detect:
     keywords: tuple[str, ...] = cv.conv(cv.strings, DEFAULT_KEYWORDS)
     exclude: tuple[str, ...] = cv.conv(cv.strings, DEFAULT_EXCLUDE)
     require_accepted: bool = cv.conv(cv.boolean, True)
+    # Organisers whose meetings are never interviews (the user's current employer): a
+    # whole address, or "@domain" for every address there.
+    exclude_organizers: tuple[str, ...] = cv.conv(cv.strings, ())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +201,8 @@ class Step:
     template: str | None = cv.conv(cv.nonempty, None)
     after: timedelta | None = cv.conv(cv.parse_duration, None)
     before: timedelta | None = cv.conv(cv.parse_duration, None)
+    # One draft per recipient, each greeting that person alone (README "One draft per person").
+    per_person: bool = cv.conv(cv.boolean, False)
 
     @property
     def template_name(self) -> str:
@@ -255,6 +260,7 @@ class ResolvedStep:
     template: str
     after: timedelta
     before: timedelta
+    per_person: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

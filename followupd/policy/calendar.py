@@ -18,6 +18,8 @@ from followupd.policy.actions import (
     Settings,
 )
 
+HISTORY = "its window had closed before followupd first saw it"
+
 
 def calendar(
     records: Mapping[str, InterviewRecord],
@@ -56,6 +58,8 @@ def calendar(
         record = records.get(s.key)
         interview = s.interview
         if interview is None:
+            if record is None:
+                out.append(IgnoreEvent(s.key, s.reason))  # listed by `status --all`
             cancel(s.key, f"it no longer looks like an interview ({s.reason})", "not-interview")
             continue
         if record is None:
@@ -63,7 +67,8 @@ def calendar(
                 out.append(IgnoreEvent(s.key, s.reason))
             elif first is None or interview.end + first >= settings.started:
                 out.append(SaveInterview(interview, s.reason, "found"))
-            # else history: its window closed before followupd started
+            else:  # history: its window closed before followupd started
+                out.append(IgnoreEvent(s.key, HISTORY))
             continue
         if record.interview == interview and (record.cancel_reason or "") == (s.reason if interview.cancelled else ""):
             continue

@@ -98,26 +98,60 @@ def plan(
     """
     decisions: list[Decision] = []
     for record in interviews:
-        previous: FollowUp | Decision | None = None
+        # The previous step as each person's next step counts from it (None: everyone).
+        previous: dict[str | None, FollowUp | Decision] = {}
         for seq, step in enumerate(steps):
-            current = followups.get((record.uid, step.name))
-            if current is not None and current.state not in DERIVED:
-                decision = Decision(
-                    record.uid,
-                    step.name,
-                    seq,
-                    current.state,
-                    current.due_at,
-                    current.window_start,
-                    current.window_end,
-                    current.note,
-                )
-                previous = current
-            else:
-                decision = _derive(record, seq, step, previous, schedule, now)
-                previous = decision
-            decisions.append(decision)
+            people: list[str | None] = [None]
+            if getattr(step, "per_person", False) and record.interview.contacts:
+                people = [c.email for c in record.interview.contacts]
+            done: dict[str | None, FollowUp | Decision] = {}
+            for person in people:
+                name = person_step(step.name, person)
+                before = _before(previous, person)
+                current = followups.get((record.uid, name))
+                decision: Decision
+                if current is not None and current.state not in DERIVED:
+                    decision = Decision(
+                        record.uid,
+                        name,
+                        seq,
+                        current.state,
+                        current.due_at,
+                        current.window_start,
+                        current.window_end,
+                        current.note,
+                    )
+                    done[person] = current
+                else:
+                    decision = _derive(record, seq, step, before, schedule, now, name)
+                    done[person] = decision
+                decisions.append(decision)
+            previous = done
     return decisions
+
+
+def person_step(step: str, person: str | None) -> str:
+    """The key of one person's follow-up of a per-person step: "thank-you/jane@acme.io"."""
+    return f"{step}/{person}" if person else step
+
+
+def split_step(key: str) -> tuple[str, str | None]:
+    """ "thank-you/jane@acme.io" → ("thank-you", "jane@acme.io"); a plain step has no person."""
+    name, _, person = key.partition("/")
+    return (name, person) if "@" in person else (key, None)
+
+
+def _before(previous: Mapping[str | None, FollowUp | Decision], person: str | None) -> FollowUp | Decision | None:
+    """What a step counts from: the same person's previous follow-up; for a step to
+    everyone after a per-person one, the first of those that was sent (else the first)."""
+    if person in previous:
+        return previous[person]
+    if None in previous:
+        return previous[None]
+    sent = [f for f in previous.values() if isinstance(f, FollowUp) and f.state == State.SENT and f.sent_at]
+    if sent:
+        return min(sent, key=lambda f: f.sent_at or datetime.max.replace(tzinfo=UTC))
+    return next(iter(previous.values()), None)
 
 
 def _derive(
@@ -127,15 +161,17 @@ def _derive(
     previous: FollowUp | Decision | None,
     schedule: Schedule,
     now: datetime,
+    name: str | None = None,
 ) -> Decision:
     interview = record.interview
+    key = name or step.name
 
     def decide(
         state: State, start: datetime | None = None, end: datetime | None = None, note: str | None = None
     ) -> Decision:
         due = schedule.due_time(start, end) if start is not None and end is not None else None
         draft = state == State.PLANNED and due is not None and end is not None and due <= now <= end
-        return Decision(record.uid, step.name, seq, state, due, start, end, note, draft)
+        return Decision(record.uid, key, seq, state, due, start, end, note, draft)
 
     if record.skipped:
         return decide(State.CANCELLED, note="skipped by you")

@@ -1,0 +1,81 @@
+"""What `followupd check` can tell without the network: the calendar file, the Maildir
+and its folders, whether a password can be found, and a config still holding the
+sample values `followupd init` wrote."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from followupd.config import Config
+from followupd.errors import FollowupdError
+
+# What `followupd init` writes (followupd/data/config.example.toml): still there, the
+# config was never edited.
+SAMPLE = {"me.email": "ada@example.org", "mailbox.path": "~/Mail/example"}
+
+
+def offline(config: Config, now: datetime) -> tuple[list[str], list[str]]:
+    """(lines to show, problems): a problem makes `check` fail."""
+    lines: list[str] = []
+    problems: list[str] = []
+    if config.me.email == SAMPLE["me.email"]:
+        lines.append(f"note: [me] email is still the sample {SAMPLE['me.email']!r} that `followupd init` wrote")
+    cal = config.calendar
+    if cal.kind == "ics" and getattr(cal, "path", None) is not None:
+        lines.append(_ics(config, now, problems))
+    if cal.kind == "caldav":
+        lines.append(_secret(config, "caldav", "calendar", cal.username, cal.password_command, problems))  # type: ignore[union-attr]
+    box = config.mailbox
+    if box.kind == "maildir":
+        from followupd.mailboxes.maildir import check as check_maildir
+
+        if str(box.path).endswith("/Mail/example"):  # type: ignore[union-attr]
+            lines.append(f"note: [mailbox] path is still the sample {SAMPLE['mailbox.path']!r} from `followupd init`")
+        try:
+            lines.append(check_maildir(box))  # type: ignore[arg-type]
+        except FollowupdError as exc:
+            problems.append(str(exc))
+    elif box.kind == "imap":
+        lines.append(_secret(config, "imap", "mailbox", box.username, box.password_command, problems))  # type: ignore[union-attr]
+    return lines, problems
+
+
+def _ics(config: Config, now: datetime, problems: list[str]) -> str:
+    from followupd.calendars import TimeRange
+    from followupd.calendars.ics import IcsSource
+
+    path = config.calendar.path  # type: ignore[union-attr]
+    assert path is not None
+    if not path.exists():
+        problems.append(f"calendar file {path} does not exist; check [calendar] path")
+        return f"calendar file {path}: missing"
+    source = IcsSource(config)
+    try:
+        changes = source.fetch(None, TimeRange(now - timedelta(days=60), now + timedelta(days=60)))
+    except FollowupdError as exc:
+        problems.append(str(exc))
+        return f"calendar file {path}: does not parse"
+    broken = (
+        f"; {len(changes.problems)} broken entr{'y' if len(changes.problems) == 1 else 'ies'}"
+        if changes.problems
+        else ""
+    )
+    return f"calendar file {path}: parses, {len(changes.events)} possible interview(s) within 60 days{broken}"
+
+
+def _secret(config: Config, kind: str, section: str, username: str, command: str | None, problems: list[str]) -> str:
+    if command:
+        return f"{section} password: from [{section}] password_command (not run by check)"
+    from followupd.secrets import SecretStore
+
+    try:
+        stored = SecretStore.for_config(config).get(kind, username) is not None
+    except FollowupdError as exc:
+        problems.append(f"cannot read the stored {kind} password: {exc}")
+        return f"{section} password: unreadable"
+    if not stored:
+        problems.append(
+            f"no {kind} password: set [{section}] password_command or run `followupd auth {kind}` to store one"
+        )
+        return f"{section} password: none"
+    return f"{section} password: stored ({kind}, {username})"

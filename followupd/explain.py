@@ -1,0 +1,104 @@
+"""`followupd explain UID`: what followupd read from one event, in plain words."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from followupd.config import Config
+from followupd.detect import _ADDRESS, Detector, read_fields
+from followupd.html_text import description_text
+from followupd.model import Attendee, Cutype, Event, Partstat
+from followupd.people import is_robot
+from followupd.store import UserNotes
+from followupd.text import clean_line
+
+
+def _at(at: datetime, zone: tzinfo) -> str:
+    local = at.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M}"
+
+
+def _why_dropped(detector: Detector, who: Attendee) -> str | None:
+    """Why a person of the event gets no draft, or None when they are kept."""
+    if who.is_self or who.email.lower() in detector.me.addresses:
+        return "that is you"
+    if who.cutype in (Cutype.ROOM, Cutype.RESOURCE):
+        return f"a {who.cutype} (not a person)"
+    if who.cutype == Cutype.GROUP:
+        return "a group, not a person"
+    if not _ADDRESS.match(who.email.lower()):
+        return "not an address a draft can go to"
+    if is_robot(who.email.lower()):
+        return "a no-reply or scheduling-tool address"
+    if who.partstat == Partstat.DECLINED:
+        return "they declined"
+    return None
+
+
+def explain(
+    config: Config, event: Event, tracked: bool, mine: UserNotes | None, state: str | None, now: datetime
+) -> list[str]:
+    zone = config.me.timezone
+    detector = Detector(config.me, config.detect)
+    summary = clean_line(event.summary)
+    description = description_text(event.description)
+    detection = detector.detect(event, tracked)
+    lines = [f"{event.key}", f"  title:        {summary or '(untitled)'}"]
+    lines.append(f"  when:         {_at(event.start, zone)} – {_at(event.end, zone)} ({getattr(zone, 'key', zone)})")
+    words = sorted({m.group(0).lower() for m in _finditer(detector, "_keywords", f"{summary}\n{description}")})
+    lines.append(f"  keywords:     {', '.join(words) if words else 'none of [detect] keywords'}")
+    excluded = sorted({m.group(0).lower() for m in _finditer(detector, "_exclude", summary)})
+    if excluded:
+        lines.append(f"  exclude:      the title has {', '.join(excluded)}")
+    organiser = detector.excluded_organiser(event)
+    if organiser:
+        lines.append(f"  organiser:    {event.organizer.email if event.organizer else ''} matches {organiser}")
+    cancelled, why = detector._participation(event)
+    mine_status = [a.partstat for a in event.attendees if detector._mine(a)]
+    answer = ", ".join(str(p) for p in mine_status) if mine_status else "you are not among the attendees"
+    lines.append(f"  your answer:  {answer}" + (f" → {why}" if cancelled else " → counts"))
+    lines.append("  people:")
+    people = ([event.organizer] if event.organizer else []) + list(event.attendees)
+    seen: set[str] = set()
+    for who in people:
+        email = who.email.lower()
+        role = "organiser" if who is event.organizer else "attendee"
+        dropped = _why_dropped(detector, who)
+        if dropped is None and email in seen:
+            continue
+        seen.add(email)
+        verdict = f"dropped: {dropped}" if dropped else "kept: a recipient of its drafts"
+        lines.append(f"    {email} ({role}) — {verdict}")
+    if not people:
+        lines.append("    nobody listed; addresses written in the description are used")
+    labelled = read_fields(description)
+    iv = detection.interview
+    lines.append(f"  role:         {_said(iv.role if iv else labelled.role, mine.role if mine else None)}")
+    lines.append(f"  company:      {_said(iv.company if iv else labelled.company, mine.company if mine else None)}")
+    lines.append(f"  notes:        {_said(iv.notes if iv else labelled.notes, mine.notes if mine else None)}")
+    if iv is not None and config.steps:
+        first = config.steps[0]
+        lines.append(
+            f"  window:       {first.name} between {_at(iv.end + first.after, zone)} and {_at(iv.end + first.before, zone)}"
+        )
+    if tracked:
+        lines.append("  you said:     track it (followupd track)")
+    if iv is None:
+        lines.append(f"  verdict:      not an interview: {detection.reason}")
+    elif iv.cancelled:
+        lines.append(f"  verdict:      an interview, but {detection.reason}: no follow-up")
+    else:
+        lines.append("  verdict:      an interview" + (f"; now {state}" if state else ""))
+    return lines
+
+
+def _said(calendar: str | None, yours: str | None) -> str:
+    text = " / ".join(clean_line(t, 100) for t in (calendar or "").splitlines() if t.strip()) or "-"
+    if yours:
+        return f"{clean_line(yours, 100)} (your note; the event says: {text})"
+    return text
+
+
+def _finditer(detector: Detector, name: str, text: str):  # type: ignore[no-untyped-def]
+    pattern = getattr(detector, name)
+    return pattern.finditer(text) if pattern is not None else iter(())

@@ -1,0 +1,204 @@
+"""`[[steps]] per_person = true`: one draft per recipient, each greeting that person
+alone, each with its own Message-ID and its own exactly-once guarantee, on Maildir,
+IMAP (Dovecot) and Gmail (the emulator). The panel is shaped like a Greenhouse panel
+invitation: a recruiter organises, two interviewers attend, a room is booked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from followupd.compose import message_id
+from followupd.config import Me
+from followupd.secrets import SecretStore
+
+from support.crash import preload, trials
+from support.google_emulator.fixtures import emulator  # noqa: F401
+from support.harness import Cli, make_maildir, write_config
+from support.ics import calendar, vevent
+from support.maildir_user import deliver, drafts, send
+
+START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
+END = START + timedelta(hours=1)
+DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
+UID = "panel-1@acme.io"
+ME = Me(name="Ada Lovelace", email="ada@example.org")
+PEOPLE = ["jane.doe@acme.io", "tom.baker@acme.io", "priya.shah@acme.io"]
+STEPS = """
+[[steps]]
+name = "thank-you"
+per_person = true
+
+[[steps]]
+name = "check-in"
+after = "7d"
+before = "9d"
+"""
+
+
+def panel() -> str:
+    return vevent(
+        UID,
+        START,
+        END,
+        "Panel interview: Backend Engineer at Acme",
+        organizer="Jane Doe <jane.doe@acme.io>",
+        attendees=[
+            "Tom Baker <tom.baker@acme.io>",
+            "Priya Shah <priya.shah@acme.io>",
+            "Room 4 <room4@acme.io>;CUTYPE=ROOM",
+        ],
+    )
+
+
+def ics_world(home: Path, mailbox: str, extra: str = "") -> Cli:
+    (home / "calendar.ics").write_text(calendar(panel()), encoding="utf-8")
+    return Cli(home, write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', mailbox, STEPS + extra))
+
+
+def thank_yous(cli: Cli) -> dict[str, dict]:
+    return {r["person"]: r for r in cli.status() if r["step"] == "thank-you"}
+
+
+def ids() -> dict[str, str]:
+    return {p: message_id(UID, "thank-you", ME, p) for p in PEOPLE}
+
+
+def test_message_ids_differ_per_person_and_keep_the_old_ones() -> None:
+    assert len(set(ids().values())) == 3
+    assert message_id(UID, "thank-you", ME) == message_id(UID, "thank-you", ME, None)
+
+
+def test_one_draft_per_person_greeting_them_alone(home: Path) -> None:
+    maildir = make_maildir(home / "Mail")
+    cli = ics_world(home, f'kind = "maildir"\npath = "{maildir}"')
+    cli.run((END + timedelta(minutes=5)).isoformat())
+    rows = thank_yous(cli)
+    assert sorted(rows) == sorted(PEOPLE) and {r["state"] for r in rows.values()} == {"planned"}
+    assert [r["person"] for r in cli.status() if r["step"] == "check-in"] == [None]
+    cli.run(DUE.isoformat())
+    made = {str(m["To"]): m for _, m in drafts(maildir)}
+    assert sorted(made) == [
+        "Jane Doe <jane.doe@acme.io>",
+        "Priya Shah <priya.shah@acme.io>",
+        "Tom Baker <tom.baker@acme.io>",
+    ]
+    for to, message in made.items():
+        first = to.split()[0]
+        assert message.get_body(("plain",)).get_content().startswith(f"Hi {first},")
+    assert {str(m["Message-ID"]) for m in made.values()} == set(ids().values())
+    table = cli("status").stdout
+    assert all(p in table for p in PEOPLE)
+    cli.run((DUE + timedelta(hours=1)).isoformat())  # no second draft for anyone
+    assert len(drafts(maildir)) == 3
+    # Lost state: the drafts are found again by their Message-IDs, none is made twice.
+    for path in (home / "state").iterdir():
+        path.unlink()
+    cli.run(DUE.isoformat())
+    assert len(drafts(maildir)) == 3
+    assert {r["state"] for r in thank_yous(cli).values()} == {"drafted"}
+
+
+def test_a_reply_stops_the_whole_sequence_and_the_check_in_follows_the_first_sent(home: Path) -> None:
+    maildir = make_maildir(home / "Mail")
+    cli = ics_world(home, f'kind = "maildir"\npath = "{maildir}"')
+    cli.run(DUE.isoformat())
+    by_to = {str(m["To"]): p for p, m in drafts(maildir)}
+    send(maildir, by_to["Tom Baker <tom.baker@acme.io>"], DUE + timedelta(minutes=10))
+    cli.run((DUE + timedelta(minutes=30)).isoformat())
+    rows = thank_yous(cli)
+    assert rows["tom.baker@acme.io"]["state"] == "sent"
+    checkin = [r for r in cli.status() if r["step"] == "check-in"][0]
+    assert checkin["due_at"] is not None and checkin["due_at"] >= (DUE + timedelta(days=7)).isoformat()
+    reply = (
+        b"From: Priya Shah <priya.shah@acme.io>\r\nTo: ada@example.org\r\nSubject: Re: Thank you\r\n"
+        b"Date: Thu, 05 Nov 2026 17:00:00 +0000\r\nMessage-ID: <r1@acme.io>\r\n\r\nThanks Ada!\r\n"
+    )
+    deliver(maildir, reply, DUE + timedelta(hours=2))
+    cli.run((DUE + timedelta(hours=3)).isoformat())
+    states = {(r["step"], r["person"]): r["state"] for r in cli.status()}
+    assert states[("thank-you", "tom.baker@acme.io")] == "sent"
+    assert states[("check-in", None)] == "replied"
+    # untouched drafts of the others are removed (on_reply = delete-untouched)
+    assert states[("thank-you", "jane.doe@acme.io")] == states[("thank-you", "priya.shah@acme.io")] == "replied"
+    assert len(drafts(maildir)) == 0
+
+
+def _drafts_of(maildir_of):  # type: ignore[no-untyped-def]
+    def count(n: int, wanted: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, message in drafts(maildir_of(n)):
+            mid = str(message["Message-ID"])
+            if mid in wanted:
+                counts[mid] = counts.get(mid, 0) + 1
+        return counts
+
+    return count
+
+
+def test_sigkill_per_person_exactly_once_on_maildir(tmp_path: Path) -> None:
+    preload("followupd.mailboxes.maildir")
+    root = tmp_path / "worlds"
+
+    def world(n: int):  # type: ignore[no-untyped-def]
+        home = root / f"trial{n}"
+        home.mkdir(parents=True)
+        cli = ics_world(home, f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"')
+        return cli.config, home / "state", DUE, [UID]
+
+    tally = trials(
+        seed=12,
+        count=40,
+        max_events=60000,
+        world=world,
+        drafts_of=_drafts_of(lambda n: root / f"trial{n}" / "Mail"),
+        expected_ids=lambda n, config: list(ids().values()),
+    )
+    assert tally.failures == [], tally.failures[:5]
+    assert tally.kills >= 40 and tally.gap_kills > 0
+
+
+def test_per_person_on_imap(home: Path, imap_account) -> None:  # type: ignore[no-untyped-def]
+    SecretStore("file", home / "state").set("imap", imap_account.username, imap_account.password)
+    cli = ics_world(home, imap_account.mailbox_toml(), '\n[secrets]\nbackend = "file"\n')
+    cli.run(DUE.isoformat())
+    cli.run((DUE + timedelta(minutes=5)).isoformat())
+    client = imap_account.connect()
+    try:
+        client.select_folder("Drafts", readonly=True)
+        found = {mid: len(client.search(["NOT", "DELETED", "HEADER", "Message-ID", mid])) for mid in ids().values()}
+    finally:
+        imap_account.close()
+    assert found == {mid: 1 for mid in ids().values()}
+    for path in (home / "state").glob("state.sqlite3*"):
+        path.unlink()  # lost state: found again, not made again
+    cli.run((DUE + timedelta(minutes=10)).isoformat())
+    client = imap_account.connect()
+    try:
+        client.select_folder("Drafts", readonly=True)
+        assert len(client.search(["NOT", "DELETED"])) == 3
+    finally:
+        imap_account.close()
+
+
+def test_per_person_on_gmail(home: Path, emulator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from support.google_emulator.fixtures import gevent, google_config, write_grant
+
+    cli = Cli(home, google_config(home, emulator, extra=STEPS))
+    cli("auth", "google", "--import", str(write_grant(home / "authorized_user.json", emulator.grant())))
+    emulator.put_event(
+        gevent(
+            "panel1",
+            "Panel interview: Backend Engineer at Acme",
+            START,
+            others=("jane.doe@acme.io", "tom.baker@acme.io", "priya.shah@acme.io"),
+        )
+    )
+    for at in (DUE, DUE + timedelta(minutes=5)):
+        emulator.now = lambda at=at: at
+        cli.run(at.isoformat())
+    made = sorted(m.header("To") for _, m in emulator.drafts())
+    assert len(made) == 3 and all("," not in to for to in made)
+    want = {message_id("panel1", "thank-you", ME, p) for p in PEOPLE}
+    assert {m.header("Message-ID") for _, m in emulator.drafts()} == want
+    assert sorted(r["person"] for r in cli.status() if r["step"] == "thank-you") == sorted(PEOPLE)
