@@ -26,8 +26,9 @@ from followupd.config import Config, ResolvedStep
 from followupd.detect import Detector
 from followupd.errors import AuthError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
-from followupd.model import FollowUp, Interview, InterviewRecord, State
-from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition
+from followupd.model import FollowUp, Interview, InterviewRecord, State, ThreadHint
+from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition, away, threads
+from followupd.policy.actions import Away
 from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
 from followupd.store import Store
@@ -142,7 +143,11 @@ class Engine:
             key: mailbox.was_sent(keyed[key].ref, keyed[key].drafted_at or now)
             for key in policy.questions(followups, drafts, changes.messages)
         }
-        facts = MailFacts(located, drafts, changes.messages, verdicts)
+        # Conversations seen, for a mailbox that cannot be searched for them (Maildir).
+        self.store.index_conversations(threads.index_entries(changes.messages, self.config.me.addresses))
+        # Only auto-replies from the people of an interview still waiting: a bounded read each.
+        texts = {m.key: t for m in away.wanted(waiting, changes.messages) if (t := mailbox.auto_reply_text(m))}
+        facts = MailFacts(located, drafts, changes.messages, verdicts, texts)
         self._apply(mailbox, policy.reconcile(records, followups, facts, self.settings, now), records, now, report)
         self.store.set_cursor(cursor_name, changes.cursor)
 
@@ -154,7 +159,7 @@ class Engine:
         now: datetime,
         report: PassReport,
     ) -> None:
-        done: list[Transition | Replied] = []
+        done: list[Transition | Replied | Away] = []
         try:
             for action in actions:
                 if isinstance(action, DeleteDraft):
@@ -167,7 +172,9 @@ class Engine:
         teller = Teller(self.config.me.timezone, report)
         interviews = {r.uid: r.interview for r in records}
         for item in done:
-            if isinstance(item, Replied):
+            if isinstance(item, Away):
+                log.info("%s: %s is away until %s", item.uid, item.sender, item.until.date())
+            elif isinstance(item, Replied):
                 teller.replied(item, interviews[item.uid])
             else:
                 teller.transition(item, interviews[item.uid])
@@ -205,7 +212,7 @@ class Engine:
     def _draft(self, mailbox: Mailbox, interview: Interview, step: ResolvedStep, now: datetime, teller: Teller) -> None:
         f = self.store.followup(interview.uid, step.name)
         assert f is not None and f.state == State.PLANNED
-        thread = mailbox.conversation([c.email for c in interview.contacts], interview.start)
+        thread = self._thread(mailbox, interview, f)
         message = self.composer.compose(step, interview, now, thread)  # may raise ConfigError: nothing recorded
         intent = policy.intent(f, str(message["Message-ID"]))
         self.store.record([intent], now)
@@ -218,6 +225,15 @@ class Engine:
         if result.new_state == State.DRAFTED:
             self.store.clear_health(f"draft {interview.uid} {step.name}")
             teller.created(result.after, interview, str(message["Subject"]))
+
+    def _thread(self, mailbox: Mailbox, interview: Interview, f: FollowUp) -> ThreadHint | None:
+        """A later step answers the step before it as sent; the first joins the latest
+        conversation with the interview's people (the mailbox's search, else the index)."""
+        if f.seq > 0:
+            previous = self.store.followup(interview.uid, self.config.steps[f.seq - 1].name)
+            return threads.answer(previous)
+        people = [c.email for c in interview.contacts]
+        return mailbox.conversation(people, interview.start) or self.store.conversation(people, interview.start)
 
 
 def _by_uid(followups: Sequence[FollowUp]) -> dict[str, list[FollowUp]]:

@@ -13,11 +13,11 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State
-from followupd.policy.actions import CancelInterview, KeepInterview, Replied, SaveInterview, Transition
+from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State, ThreadHint
+from followupd.policy.actions import Away, CancelInterview, KeepInterview, Replied, SaveInterview, Transition
 from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
 
 __all__ = ["FollowUp", "InterviewRecord", "PassLock", "Store", "StoreError", "StoreWriteError"]
@@ -87,6 +87,25 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE followups ADD COLUMN missing_since TEXT;
     ALTER TABLE followups ADD COLUMN stale_at TEXT;
+    """,
+    # threads: the Sent copy a next step answers; an auto-reply's return date; the
+    # conversations seen in scanned mail (for mailboxes that cannot search: Maildir)
+    """
+    ALTER TABLE followups ADD COLUMN sent_message_id TEXT;
+    ALTER TABLE followups ADD COLUMN sent_references TEXT;
+    ALTER TABLE followups ADD COLUMN sent_subject TEXT;
+    ALTER TABLE followups ADD COLUMN sent_thread_id TEXT;
+    ALTER TABLE interviews ADD COLUMN away_until TEXT;
+    ALTER TABLE interviews ADD COLUMN away_from TEXT;
+    CREATE TABLE conversations (
+        address TEXT NOT NULL,
+        at TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        refs TEXT NOT NULL,
+        PRIMARY KEY (address, message_id)
+    );
+    CREATE INDEX conversations_at ON conversations(address, at);
     """,
 )
 
@@ -258,8 +277,41 @@ class Store:
                     ).rowcount
                     if changed:
                         _event(db, now, action.uid, "replied", f"reply from {action.sender}")
+                elif isinstance(action, Away):
+                    db.execute(
+                        "UPDATE interviews SET away_until = ?, away_from = ?, updated_at = ? WHERE uid = ?",
+                        (_ts(action.until), action.sender, _ts(now), action.uid),
+                    )
+                    _event(db, now, action.uid, "away", f"{action.sender} is away until {action.until.date()}")
                 else:
                     raise TypeError(f"not something the store records: {action!r}")
+
+    # ------------------------------------------------------------ conversations
+
+    def index_conversations(self, entries: Iterable[tuple[str, datetime, ThreadHint]]) -> None:
+        """Remember real messages exchanged with `address` (a Maildir cannot be searched:
+        its conversations are looked up here, never by re-reading the folder)."""
+        rows = [
+            (address, _ts(at.astimezone(UTC)), hint.in_reply_to, hint.subject, json.dumps(list(hint.references)))
+            for address, at, hint in entries
+        ]
+        if rows:
+            with self.transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?)", rows)
+
+    def conversation(self, addresses: Iterable[str], before: datetime) -> ThreadHint | None:
+        """The latest indexed message exchanged with any of `addresses` before `before`."""
+        wanted = sorted({a.lower() for a in addresses})
+        if not wanted:
+            return None
+        row = self.db.execute(
+            f"""SELECT * FROM conversations WHERE address IN ({", ".join("?" * len(wanted))}) AND at < ?
+                ORDER BY at DESC LIMIT 1""",
+            (*wanted, _ts(before.astimezone(UTC))),
+        ).fetchone()
+        if row is None:
+            return None
+        return ThreadHint(row["subject"], row["message_id"], tuple(json.loads(row["refs"])))
 
     # ------------------------------------------------------------ follow-ups
 
@@ -350,6 +402,8 @@ def _interview(r: sqlite3.Row) -> InterviewRecord:
         replied_at=_dt(r["replied_at"]),
         reply_from=r["reply_from"],
         first_seen=_dt(r["first_seen"]),
+        away_until=_dt(r["away_until"]),
+        away_from=r["away_from"],
     )
 
 
@@ -402,6 +456,10 @@ def _followup(row: sqlite3.Row) -> FollowUp:
         note=row["note"],
         missing_since=_dt(row["missing_since"]),
         stale_at=_dt(row["stale_at"]),
+        sent_message_id=row["sent_message_id"],
+        sent_references=tuple(json.loads(row["sent_references"] or "[]")),
+        sent_subject=row["sent_subject"],
+        sent_thread_id=row["sent_thread_id"],
     )
 
 
@@ -425,6 +483,10 @@ def _write_followup(db: sqlite3.Connection, new: FollowUp, now: datetime, detail
         "note": new.note,
         "missing_since": _ts(new.missing_since),
         "stale_at": _ts(new.stale_at),
+        "sent_message_id": new.sent_message_id,
+        "sent_references": json.dumps(list(new.sent_references)) if new.sent_references else None,
+        "sent_subject": new.sent_subject,
+        "sent_thread_id": new.sent_thread_id,
         "updated_at": _ts(now),
     }
     db.execute(

@@ -28,14 +28,14 @@ import mailbox
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from followupd.errors import BackendError
 from followupd.mailboxes import Mailbox, body_fingerprint
-from followupd.mailboxes.parse import BODY_SCAN, HEADER_LIMIT, header_block, message_info
+from followupd.mailboxes.parse import BODY_SCAN, HEADER_LIMIT, TEXT_READ, body_text, header_block, message_info
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 # file created just after a listing can carry a time from just before it; files this
 # close to the previous listing are re-checked by name.
 MARGIN_NS = 2_000_000_000
+CONVERSATION_LOOKBACK = timedelta(days=30)
 VERBATIM_HINT = "mbsync `SubFolders Verbatim`, offlineimap"
 
 
@@ -176,6 +177,8 @@ class MaildirMailbox(Mailbox):
                 self.label,
                 self.layout.folder(self.sent_name),
             )
+        # Where the messages of the last changes() are, by key: for auto_reply_text.
+        self._paths: dict[str, Path] = {}
 
     # ------------------------------------------------------------ folders
 
@@ -276,7 +279,11 @@ class MaildirMailbox(Mailbox):
     # ------------------------------------------------------------ incremental scan
 
     def changes(self, cursor: str | None, since: datetime) -> MailChanges:
+        self._paths = {}
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
+        # A first scan also reads the weeks before: the conversations that led to an
+        # interview are indexed in the store (threads.index_entries) from this scan on.
+        since = since - CONVERSATION_LOOKBACK
         messages: list[MessageInfo] = []
         skipped: list[str] = []
         new_state: dict[str, Any] = {}
@@ -290,7 +297,21 @@ class MaildirMailbox(Mailbox):
                     skipped.append(f"{entry.path}: unreadable, skipped")
                 else:
                     messages.append(info)
+                    self._paths[info.key] = entry.path
         return MailChanges(messages, json.dumps(new_state, separators=(",", ":")), skipped)
+
+    def auto_reply_text(self, message: MessageInfo) -> str | None:
+        path = self._paths.get(message.key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(HEADER_LIMIT + 4)
+                end = len(header_block(raw)) + TEXT_READ  # the header block and 8 KB of body
+                raw = raw[:end] + handle.read(max(0, end - len(raw)))
+        except OSError:
+            return None  # moved or gone since the scan: the next auto-reply will tell
+        return body_text(raw)
 
 
 def _unique(name: str) -> str:
