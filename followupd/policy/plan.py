@@ -159,7 +159,7 @@ def _derive(
 
     start, end = anchor + step.after, anchor + step.before
     away = _away(record, start, schedule)
-    if away is not None and now <= end:
+    if away is not None:
         # They are away: the window opens when they are back, as long as it was.
         start, end = away[0], away[0] + (end - start)
     if not interview.contacts:
