@@ -340,7 +340,7 @@ class ImapMailbox(Mailbox):
     # ------------------------------------------------------------ threads and auto-replies
 
     def conversation(self, addresses: Sequence[str], before: datetime) -> ThreadHint | None:
-        """One UID SEARCH per folder (INBOX, Sent) for mail from or to the people before
+        """One UID SORT (or SEARCH) per folder (INBOX, Sent) for mail from or to the people before
         the interview, then the headers of the newest few hits; the latest real message
         of those (not an invitation, RSVP, auto-reply, bounce or list mail) is joined."""
         people = [a for a in dict.fromkeys(a.lower() for a in addresses) if '"' not in a][:MAX_PEOPLE]
@@ -359,7 +359,10 @@ class ImapMailbox(Mailbox):
                 folders.append((sent, "sent"))
             for folder, role in folders:
                 validity = client.select_folder(folder, readonly=True)[b"UIDVALIDITY"]
-                uids = sorted(client.search(criteria))[-CONVERSATION_CANDIDATES:]
+                if client.has_capability("SORT"):  # newest by Date first (RFC 5256), whatever the UIDs
+                    uids = list(client.sort("REVERSE DATE", criteria))[:CONVERSATION_CANDIDATES]
+                else:  # UIDs grow with arrival, mostly (a migration or a sync tool can reorder)
+                    uids = sorted(client.search(criteria))[-CONVERSATION_CANDIDATES:]
                 for uid, data in fetch_headers(client, uids, [], folder):
                     found.append(message_of(uid, data, role, f"{folder}:{validity}"))
         return threads.latest(found, people, before)
