@@ -78,7 +78,7 @@ def gmail_rows(work: Path) -> list[list[Any]]:
             home = work / f"gmail-{n}"
             config_path = common.google_config(home, emulator)
             common.sign_in(home, config_path, emulator)
-            fill(lambda raw, at, folder: emulator.deliver(raw, at, folder))
+            fill(emulator.deliver)
             with opened(common.load_config(config_path), FixedClock(BEFORE)) as (_store, engine):
                 mailbox = engine.ports.mailbox()
                 emulator.reset_counts()
@@ -98,7 +98,7 @@ def imap_rows(work: Path, server: Any, commands: ImapCommands) -> list[list[Any]
     for n, (label, fill) in enumerate(CASES):
         account = server.add_user()
         client = account.connect()
-        fill(lambda raw, at, folder: client.append("INBOX" if folder == "inbox" else "Sent", raw, msg_time=at))
+        fill(lambda raw, at, folder, c=client: c.append("INBOX" if folder == "inbox" else "Sent", raw, msg_time=at))
         home = work / f"imap-{n}"
         home.mkdir()
         config = common.load_config(
