@@ -179,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 out.append(
                     common.section(
                         "6b. Thread look-up per draft: IMAP",
-                        "Tagged IMAP commands of `Mailbox.conversation` (EXAMINE, UID SEARCH, FETCH of at most "
-                        "10 header blocks, per folder INBOX and Sent) on Dovecot.\n\n"
+                        "Tagged IMAP commands of `Mailbox.conversation` on Dovecot: per folder (INBOX, Sent) one "
+                        "EXAMINE, one UID SORT (UID SEARCH without the SORT extension) and, when it found "
+                        "anything, one FETCH of at most 10 header blocks.\n\n"
                         + common.table(["mail before the interview", "IMAP commands", "joins"], imap),
                     )
                 )
