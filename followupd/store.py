@@ -13,9 +13,10 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from followupd import conversations
 from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State, ThreadHint
 from followupd.policy.actions import Away, CancelInterview, KeepInterview, Replied, SaveInterview, Transition
 from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
@@ -289,29 +290,14 @@ class Store:
     # ------------------------------------------------------------ conversations
 
     def index_conversations(self, entries: Iterable[tuple[str, datetime, ThreadHint]]) -> None:
-        """Remember real messages exchanged with `address` (a Maildir cannot be searched:
-        its conversations are looked up here, never by re-reading the folder)."""
-        rows = [
-            (address, _ts(at.astimezone(UTC)), hint.in_reply_to, hint.subject, json.dumps(list(hint.references)))
-            for address, at, hint in entries
-        ]
+        """Remember real messages exchanged with each address (see conversations.py)."""
+        rows = conversations.rows(entries)
         if rows:
             with self.transaction() as db:
-                db.executemany("INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?)", rows)
+                conversations.insert(db, rows)
 
     def conversation(self, addresses: Iterable[str], before: datetime) -> ThreadHint | None:
-        """The latest indexed message exchanged with any of `addresses` before `before`."""
-        wanted = sorted({a.lower() for a in addresses})
-        if not wanted:
-            return None
-        row = self.db.execute(
-            f"""SELECT * FROM conversations WHERE address IN ({", ".join("?" * len(wanted))}) AND at < ?
-                ORDER BY at DESC LIMIT 1""",
-            (*wanted, _ts(before.astimezone(UTC))),
-        ).fetchone()
-        if row is None:
-            return None
-        return ThreadHint(row["subject"], row["message_id"], tuple(json.loads(row["refs"])))
+        return conversations.latest(self.db, addresses, before)
 
     # ------------------------------------------------------------ follow-ups
 

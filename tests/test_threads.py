@@ -121,3 +121,37 @@ def test_the_store_keeps_the_sent_copy_and_the_conversation_index(tmp_path: Path
     store.index_conversations([("jane@acme.io", T + timedelta(days=2), ThreadHint("Later", "<m2@acme.io>"))])
     assert store.conversation(["Jane@acme.io"], T) == hint
     assert store.conversation(["tom@acme.io"], T) is None
+
+
+def test_a_database_from_before_threads_is_migrated_with_its_rows(tmp_path: Path) -> None:
+    import sqlite3
+
+    from followupd.store import MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / "state.sqlite3")
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    before = [m for m in MIGRATIONS if "sent_message_id" not in m and "conversations" not in m]
+    for migration in before:
+        db.executescript(migration)
+    db.execute("INSERT INTO schema_version VALUES (?)", (len(before),))
+    db.execute("INSERT INTO meta VALUES ('created_at', ?)", (T.isoformat(),))
+    db.execute(
+        "INSERT INTO interviews (uid, event_uid, title, start_at, end_at, contacts, first_seen, updated_at)"
+        " VALUES ('iv', 'iv', 'Interview', ?, ?, '[[\"jane@acme.io\", null]]', ?, ?)",
+        (RECORD.interview.start.isoformat(), RECORD.interview.end.isoformat(), T.isoformat(), T.isoformat()),
+    )
+    db.execute(
+        "INSERT INTO followups (uid, step, seq, state, message_id, sent_at, updated_at)"
+        " VALUES ('iv', 'thank-you', 0, 'sent', '<followupd.x@example.org>', ?, ?)",
+        (T.isoformat(), T.isoformat()),
+    )
+    db.commit()
+    db.close()
+    store = Store.open(tmp_path, T)
+    assert store.schema_version == len(MIGRATIONS)
+    (f,) = store.followups()
+    assert (f.state, f.sent_message_id, f.sent_references, f.sent_thread_id) == (State.SENT, None, (), None)
+    (record,) = store.interviews()
+    assert record.away_until is None and record.away_from is None
+    assert threads.answer(f) is None  # nothing recorded then: the check-in starts a new thread
+    assert store.conversation(["jane@acme.io"], T) is None
