@@ -24,7 +24,7 @@ from followupd.clock import Clock
 from followupd.compose import Composer
 from followupd.config import Config, ResolvedStep
 from followupd.detect import Detector
-from followupd.errors import AuthError, FollowupdError, TransientError
+from followupd.errors import AuthError, BackendError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
 from followupd.model import FollowUp, Interview, InterviewRecord, State, ThreadHint
 from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition, away, threads
@@ -233,7 +233,13 @@ class Engine:
             previous = self.store.followup(interview.uid, self.config.steps[f.seq - 1].name)
             return threads.answer(previous)
         people = [c.email for c in interview.contacts]
-        return mailbox.conversation(people, interview.start) or self.store.conversation(people, interview.start)
+        try:
+            found = mailbox.conversation(people, interview.start)
+        except BackendError as exc:
+            # Threading is a nicety: a server that refuses the search still gets the draft.
+            log.warning("%s: cannot look up the conversation with %s: %s", mailbox.label, interview.uid, exc)
+            found = None
+        return found or self.store.conversation(people, interview.start)
 
 
 def _by_uid(followups: Sequence[FollowUp]) -> dict[str, list[FollowUp]]:

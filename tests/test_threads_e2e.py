@@ -142,7 +142,6 @@ def test_thank_you_joins_the_conversation_and_the_check_in_answers_it_as_sent(ba
     assert check_in["In-Reply-To"] == NEW_ID  # the Sent copy's, not the draft's
     assert check_in["References"] == f"<intro@acme.io> <sched@acme.io> {NEW_ID}"
     assert check_in["Subject"] == "Re: Interview for the Backend Engineer role"
-    print("".join(f"{k}: {v}\n" for k, v in check_in.items()))
 
 
 def test_check_in_answers_a_thank_you_with_no_earlier_conversation(backend: tuple[Cli, Any]) -> None:

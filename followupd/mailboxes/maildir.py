@@ -17,6 +17,12 @@ the body, for its parts' types). The scan never renames a file, so the user's
 read/unread flags stay as they are. Sync tools rename files (`,U=12` and `,FMD5=…` in
 the name, flag suffixes after `:2,`): a file is known by the part of its name before
 the first `,` or `:`, and by its Message-ID.
+
+A first scan also reads the 30 days before `since`: the engine indexes the real
+messages every scan finds in the store, and a thank-you joins the latest conversation
+from that index (a Maildir cannot be searched; no folder is re-read per draft). The
+body of a message is read only for an auto-reply from an interview's people
+(`auto_reply_text`: the header block and the first 8 KB after it).
 """
 
 from __future__ import annotations
