@@ -144,7 +144,8 @@ class Engine:
             for key in policy.questions(followups, drafts, changes.messages)
         }
         # Conversations seen, for a mailbox that cannot be searched for them (Maildir).
-        self.store.index_conversations(threads.index_entries(changes.messages, self.config.me.addresses))
+        seen = [*changes.earlier, *changes.messages]
+        self.store.index_conversations(threads.index_entries(seen, self.config.me.addresses))
         # Only auto-replies from the people of an interview still waiting: a bounded read each.
         texts = {m.key: t for m in away.wanted(waiting, changes.messages) if (t := mailbox.auto_reply_text(m))}
         facts = MailFacts(located, drafts, changes.messages, verdicts, texts)

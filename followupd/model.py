@@ -189,6 +189,9 @@ class MailChanges:
     messages: list[MessageInfo]
     cursor: str
     skipped: list[str] = field(default_factory=list)  # one line per unreadable message
+    # Messages from before `since` that a first scan read only for the conversation
+    # index (Maildir): never replies, never Sent copies, not for the core.
+    earlier: list[MessageInfo] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -287,24 +287,26 @@ class MaildirMailbox(Mailbox):
     def changes(self, cursor: str | None, since: datetime) -> MailChanges:
         self._paths = {}
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
-        # A first scan also reads the weeks before: the conversations that led to an
-        # interview are indexed in the store (threads.index_entries) from this scan on.
-        since = since - CONVERSATION_LOOKBACK
+        # A first scan also reads the weeks before `since`, for the conversation index
+        # only (MailChanges.earlier): the conversations that led to an interview.
+        earlier: list[MessageInfo] = []
         messages: list[MessageInfo] = []
         skipped: list[str] = []
         new_state: dict[str, Any] = {}
         for role, folder in (("inbox", self.layout.inbox), ("sent", self._folder(self.sent_name))):
             if folder is None:
                 continue
-            found, new_state[role] = _scan(folder, state.get(role), since)
+            found, new_state[role] = _scan(folder, state.get(role), since - CONVERSATION_LOOKBACK)
             for entry in found:
                 info = _read(entry, role)
                 if info is None:
                     skipped.append(f"{entry.path}: unreadable, skipped")
+                elif state.get(role) is None and entry.arrived < since:
+                    earlier.append(info)
                 else:
                     messages.append(info)
                     self._paths[info.key] = entry.path
-        return MailChanges(messages, json.dumps(new_state, separators=(",", ":")), skipped)
+        return MailChanges(messages, json.dumps(new_state, separators=(",", ":")), skipped, earlier)
 
     def auto_reply_text(self, message: MessageInfo) -> str | None:
         path = self._paths.get(message.key)
