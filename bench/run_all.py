@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("api_cost", "latency", "footprint", "scale")
+SCRIPTS = ("api_cost", "latency", "footprint", "scale", "threads")
 
 
 def main(argv: list[str] | None = None) -> int:

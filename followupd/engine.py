@@ -24,10 +24,22 @@ from followupd.clock import Clock
 from followupd.compose import Composer
 from followupd.config import Config, ResolvedStep
 from followupd.detect import Detector
-from followupd.errors import AuthError, FollowupdError, TransientError
+from followupd.errors import AuthError, BackendError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
-from followupd.model import FollowUp, Interview, InterviewRecord, State
-from followupd.policy import CreateDraft, DeleteDraft, MailAction, MailFacts, Replied, Seen, Transition, say
+from followupd.model import FollowUp, Interview, InterviewRecord, State, ThreadHint
+from followupd.policy import (
+    CreateDraft,
+    DeleteDraft,
+    MailAction,
+    MailFacts,
+    Replied,
+    Seen,
+    Transition,
+    away,
+    say,
+    threads,
+)
+from followupd.policy.actions import Away
 from followupd.policy.plan import person_step, split_step
 from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
@@ -164,7 +176,12 @@ class Engine:
             key: mailbox.was_sent(keyed[key].ref, keyed[key].drafted_at or now)
             for key in policy.questions(followups, drafts, changes.messages)
         }
-        facts = MailFacts(located, drafts, changes.messages, verdicts)
+        # Conversations seen, for a mailbox that cannot be searched for them (Maildir).
+        seen = [*changes.earlier, *changes.messages]
+        self.store.index_conversations(threads.index_entries(seen, self.config.me.addresses))
+        # Only auto-replies from the people of an interview still waiting: a bounded read each.
+        texts = {m.key: t for m in away.wanted(waiting, changes.messages) if (t := mailbox.auto_reply_text(m))}
+        facts = MailFacts(located, drafts, changes.messages, verdicts, texts)
         self._apply(mailbox, policy.reconcile(records, followups, facts, self.settings, now), records, now, report)
         self.store.set_cursor(cursor_name, changes.cursor)
 
@@ -176,7 +193,7 @@ class Engine:
         now: datetime,
         report: PassReport,
     ) -> None:
-        done: list[Transition | Replied] = []
+        done: list[Transition | Replied | Away] = []
         try:
             for action in actions:
                 if isinstance(action, DeleteDraft):
@@ -189,7 +206,9 @@ class Engine:
         teller = Teller(self.config.me.timezone, report)
         interviews = {r.uid: r.interview for r in records}
         for item in done:
-            if isinstance(item, Replied):
+            if isinstance(item, Away):
+                log.info("%s: %s is away until %s", item.uid, item.sender, item.until.date())
+            elif isinstance(item, Replied):
                 teller.replied(item, interviews[item.uid])
             else:
                 teller.transition(item, interviews[item.uid])
@@ -256,8 +275,7 @@ class Engine:
         f = self.store.followup(interview.uid, key)
         assert f is not None and f.state == State.PLANNED
         interview = self.told(interview)
-        people = [person] if person else [c.email for c in interview.contacts]
-        thread = mailbox.conversation(people, interview.start)
+        thread = self._thread(mailbox, interview, f, person)
         # may raise ConfigError: nothing recorded
         message = self.composer.compose(step, interview, now, thread, person)
         intent = policy.intent(f, str(message["Message-ID"]))
@@ -271,6 +289,30 @@ class Engine:
         if result.new_state == State.DRAFTED:
             self.store.clear_health(f"draft {interview.uid} {key}")
             teller.created(result.after, interview, str(message["Subject"]))
+
+    def _thread(self, mailbox: Mailbox, interview: Interview, f: FollowUp, person: str | None) -> ThreadHint | None:
+        """A later step answers the step before it as sent (that person's own, for
+        per-person steps); the first joins the latest conversation with the interview's
+        people (the mailbox's search, else the index)."""
+        if f.seq > 0:
+            name = self.config.steps[f.seq - 1].name
+            previous = self.store.followup(interview.uid, person_step(name, person)) if person else None
+            if previous is None or previous.state != State.SENT:
+                sent = [
+                    p
+                    for p in self.store.followups(interview.uid)
+                    if split_step(p.step)[0] == name and p.state == State.SENT
+                ]
+                previous = min(sent, key=lambda p: p.sent_at or interview.end, default=previous)
+            return threads.answer(previous)
+        people = [person] if person else [c.email for c in interview.contacts]
+        try:
+            found = mailbox.conversation(people, interview.start)
+        except BackendError as exc:
+            # Threading is a nicety: a server that refuses the search still gets the draft.
+            log.warning("%s: cannot look up the conversation with %s: %s", mailbox.label, interview.uid, exc)
+            found = None
+        return found or self.store.conversation(people, interview.start)
 
 
 def _by_uid(followups: Sequence[FollowUp]) -> dict[str, list[FollowUp]]:

@@ -141,6 +141,7 @@ class MessageInfo:
     date: datetime | None  # the Date header
     part_types: tuple[str, ...] = ()
     key: str = ""  # backend's id for logs
+    thread_id: str | None = None  # the backend's conversation id, where it has one (Gmail)
 
     def header(self, name: str) -> str:
         values = self.headers.get(name.lower(), ())
@@ -188,6 +189,9 @@ class MailChanges:
     messages: list[MessageInfo]
     cursor: str
     skipped: list[str] = field(default_factory=list)  # one line per unreadable message
+    # Messages from before `since` that a first scan read only for the conversation
+    # index (Maildir): never replies, never Sent copies, not for the core.
+    earlier: list[MessageInfo] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,10 @@ class InterviewRecord:
     replied_at: datetime | None = None
     reply_from: str | None = None
     first_seen: datetime | None = None
+    # An auto-reply from one of its people said they are away until this day (the date
+    # they are back, in the user's zone, as midnight UTC of that date) and who said it.
+    away_until: datetime | None = None
+    away_from: str | None = None
 
     @property
     def uid(self) -> str:
@@ -226,6 +234,12 @@ class FollowUp:
     note: str | None = None
     missing_since: datetime | None = None  # the pass that first found its draft gone from Drafts, unexplained
     stale_at: datetime | None = None  # when it was found still unsent after its window closed
+    # The Sent copy, as sent (a client may give it a new Message-ID): what the next step
+    # answers (In-Reply-To, References, Re: subject, and on Gmail its thread).
+    sent_message_id: str | None = None
+    sent_references: tuple[str, ...] = ()
+    sent_subject: str | None = None
+    sent_thread_id: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:

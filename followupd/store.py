@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State
-from followupd.policy.actions import CancelInterview, KeepInterview, Replied, SaveInterview, Transition
+from followupd import conversations
+from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State, ThreadHint
+from followupd.policy.actions import Away, CancelInterview, KeepInterview, Replied, SaveInterview, Transition
 from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
 from followupd.store_say import Ignored, SayStore, UserNotes
 
@@ -111,6 +112,26 @@ MIGRATIONS: tuple[str, ...] = (
         seen_at TEXT NOT NULL
     );
     CREATE TABLE corrections (key TEXT PRIMARY KEY, decision TEXT NOT NULL, at TEXT NOT NULL);
+    """,
+    # 4: threads (one self-contained step): the Sent copy a next step answers; an
+    # auto-reply's return date; the conversations seen in scanned mail (for mailboxes
+    # that cannot search: Maildir)
+    """
+    ALTER TABLE followups ADD COLUMN sent_message_id TEXT;
+    ALTER TABLE followups ADD COLUMN sent_references TEXT;
+    ALTER TABLE followups ADD COLUMN sent_subject TEXT;
+    ALTER TABLE followups ADD COLUMN sent_thread_id TEXT;
+    ALTER TABLE interviews ADD COLUMN away_until TEXT;
+    ALTER TABLE interviews ADD COLUMN away_from TEXT;
+    CREATE TABLE conversations (
+        address TEXT NOT NULL,
+        at TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        refs TEXT NOT NULL,
+        PRIMARY KEY (address, message_id)
+    );
+    CREATE INDEX conversations_at ON conversations(address, at);
     """,
 )
 
@@ -282,8 +303,26 @@ class Store(SayStore):
                     ).rowcount
                     if changed:
                         _event(db, now, action.uid, "replied", f"reply from {action.sender}")
+                elif isinstance(action, Away):
+                    db.execute(
+                        "UPDATE interviews SET away_until = ?, away_from = ?, updated_at = ? WHERE uid = ?",
+                        (_ts(action.until), action.sender, _ts(now), action.uid),
+                    )
+                    _event(db, now, action.uid, "away", f"{action.sender} is away until {action.until.date()}")
                 else:
                     raise TypeError(f"not something the store records: {action!r}")
+
+    # ------------------------------------------------------------ conversations
+
+    def index_conversations(self, entries: Iterable[tuple[str, datetime, ThreadHint]]) -> None:
+        """Remember real messages exchanged with each address (see conversations.py)."""
+        rows = conversations.rows(entries)
+        if rows:
+            with self.transaction() as db:
+                conversations.insert(db, rows)
+
+    def conversation(self, addresses: Iterable[str], before: datetime) -> ThreadHint | None:
+        return conversations.latest(self.db, addresses, before)
 
     # ------------------------------------------------------------ follow-ups
 
@@ -374,6 +413,8 @@ def _interview(r: sqlite3.Row) -> InterviewRecord:
         replied_at=_dt(r["replied_at"]),
         reply_from=r["reply_from"],
         first_seen=_dt(r["first_seen"]),
+        away_until=_dt(r["away_until"]),
+        away_from=r["away_from"],
     )
 
 
@@ -426,6 +467,10 @@ def _followup(row: sqlite3.Row) -> FollowUp:
         note=row["note"],
         missing_since=_dt(row["missing_since"]),
         stale_at=_dt(row["stale_at"]),
+        sent_message_id=row["sent_message_id"],
+        sent_references=tuple(json.loads(row["sent_references"] or "[]")),
+        sent_subject=row["sent_subject"],
+        sent_thread_id=row["sent_thread_id"],
     )
 
 
@@ -449,6 +494,10 @@ def _write_followup(db: sqlite3.Connection, new: FollowUp, now: datetime, detail
         "note": new.note,
         "missing_since": _ts(new.missing_since),
         "stale_at": _ts(new.stale_at),
+        "sent_message_id": new.sent_message_id,
+        "sent_references": json.dumps(list(new.sent_references)) if new.sent_references else None,
+        "sent_subject": new.sent_subject,
+        "sent_thread_id": new.sent_thread_id,
         "updated_at": _ts(now),
     }
     db.execute(

@@ -98,7 +98,8 @@ def test_sent_thank_you_plans_and_drafts_the_check_in(cli: Cli, maildir: Path) -
     assert checkin["due_at"] == iso(sent_at + timedelta(days=7))  # Thursday 16:00, business hours
     cli.run(iso(sent_at + timedelta(days=7)))
     ((path, draft),) = drafts(maildir)
-    assert draft["Subject"] == "Following up – Backend Engineer"
+    # It answers the thank-you as sent (tests/test_threads_e2e.py has the details).
+    assert draft["Subject"] == "Re: Thank you – Backend Engineer interview"
     assert "Wednesday 4 November" in draft.get_body(("plain",)).get_content()
     assert cli.step(UID, "check-in")["state"] == "drafted"
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from followupd.model import DraftRef, DraftState, Located, MailChanges, ThreadHint
+from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 
 if TYPE_CHECKING:
     from followupd.config import Config
@@ -71,6 +71,13 @@ class Mailbox(ABC):
     def conversation(self, addresses: Sequence[str], before: datetime) -> ThreadHint | None:
         """The latest existing conversation with any of `addresses` before `before`, for
         threading a draft into it; None when unknown. The default does not look."""
+        return None
+
+    def auto_reply_text(self, message: MessageInfo) -> str | None:
+        """The start (at most about 8 KB) of the plain text of `message`, one of the
+        messages the last `changes()` returned, which the core found to be an auto-reply
+        from an interview's people; None when it cannot be read. Never asked of other
+        mail. The default cannot read bodies."""
         return None
 
     def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 from followupd.errors import TransientError
 from followupd.google.api import ApiError, GoogleApi, Uncertain
 from followupd.mailboxes import Mailbox
-from followupd.mailboxes.parse import WANTED, message_info
+from followupd.mailboxes.parse import PART_LIMIT, TEXT_READ, WANTED, message_info
 from followupd.model import MESSAGE_ID_PREFIX, DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
+from followupd.policy import threads
 
 if TYPE_CHECKING:
     from followupd.config import Config
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 
 # Gmail's own headers for what we need; metadataHeaders matching is case-insensitive.
 HEADERS = [name.title() if name != "message-id" else "Message-ID" for name in WANTED]
-THREAD_HEADERS = ["Subject", "Message-ID", "References", "In-Reply-To"]
+# Messages looked at, newest first, for the conversation a thank-you joins.
+CONVERSATION_CANDIDATES = 5
 # Mail in these never counts as received or sent.
 IGNORED_LABELS = frozenset({"DRAFT", "SPAM", "TRASH", "CHAT"})
 # A first pass (or one after a too-old historyId) reads at most this many messages back.
@@ -356,27 +358,52 @@ class GmailMailbox(Mailbox):
     # ------------------------------------------------------------ threading
 
     def conversation(self, addresses: Sequence[str], before: datetime) -> ThreadHint | None:
+        """One messages.list (newest first), then the metadata of each candidate until
+        one is a real message (not an invitation, RSVP, auto-reply, bounce or list mail):
+        usually one or two messages.get."""
         if not addresses:
             return None
         people = " OR ".join(f"from:{a} OR to:{a} OR cc:{a}" for a in addresses)
         query = f"({people}) before:{int(before.timestamp())} -in:drafts -in:chats"
-        found = self._call("messages.list", lambda c: c.users().messages().list(userId="me", q=query, maxResults=1))
-        items = found.get("messages", [])
-        if not items:
-            return None
-        message = self._message(items[0]["id"], THREAD_HEADERS)
-        if message is None:
-            return None
-        in_reply_to = _header(message, "Message-ID").strip()
-        if not in_reply_to:
-            return None  # without a Message-ID there is nothing to reply to
-        references = tuple(_MESSAGE_IDS.findall(_header(message, "References")))
-        return ThreadHint(
-            subject=_header(message, "Subject"),
-            in_reply_to=in_reply_to,
-            references=references,
-            thread_id=message.get("threadId"),
+        found = self._call(
+            "messages.list",
+            lambda c: c.users().messages().list(userId="me", q=query, maxResults=CONVERSATION_CANDIDATES),
         )
+        for item in found.get("messages", [])[:CONVERSATION_CANDIDATES]:
+            message = self._message(item["id"], HEADERS)
+            if message is None or set(message.get("labelIds", [])) & IGNORED_LABELS:
+                continue
+            info = _info(message, "sent" if "SENT" in message.get("labelIds", []) else "inbox")
+            if info.message_id and threads.conversational(info) and (info.when is None or info.when < before):
+                return threads.hint(info)
+        return None
+
+    def auto_reply_text(self, message: MessageInfo) -> str | None:
+        # One messages.get of an auto-reply (asked for no other mail); its text part is
+        # decoded and cut to TEXT_READ.
+        try:
+            full = self._call(
+                "messages.get", lambda c: c.users().messages().get(userId="me", id=message.key, format="full")
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _text(full.get("payload", {}))
+
+
+def _text(payload: dict[str, Any]) -> str:
+    """The first text/plain part of a `format=full` payload, cut to TEXT_READ bytes."""
+    stack, seen = [payload], 0
+    while stack and seen < PART_LIMIT:
+        part = stack.pop(0)
+        seen += 1
+        data = part.get("body", {}).get("data")
+        if part.get("mimeType") == "text/plain" and data:
+            raw = base64.urlsafe_b64decode(str(data) + "=" * (-len(str(data)) % 4))[:TEXT_READ]
+            return raw.decode("utf-8", "replace")
+        stack += list(part.get("parts", []))
+    return ""
 
 
 def _key(draft_id: str, thread_id: str | None) -> str:
@@ -417,4 +444,5 @@ def _info(message: dict[str, Any], folder: str) -> MessageInfo:
         _arrived(message),
         key=str(message.get("id", "")),
         part_types=(content_type,),
+        thread_id=message.get("threadId"),
     )

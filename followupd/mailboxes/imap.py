@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
@@ -26,8 +26,9 @@ from followupd.mailboxes import Mailbox, body_fingerprint
 from followupd.mailboxes.imap_conn import address, connect, logout, password, translated
 from followupd.mailboxes.imap_fetch import fetch_headers, header_fields, message_of
 from followupd.mailboxes.imap_fetch import part_types as part_types  # re-exported for tests
-from followupd.mailboxes.parse import fields, parse_date
+from followupd.mailboxes.parse import HEADER_LIMIT, TEXT_READ, body_text, fields, parse_date
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
+from followupd.policy import threads
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SCAN = 5000  # newest messages read on a first or re-scan of one folder
+MAX_SCAN = 5000
+CONVERSATION_CANDIDATES = 10  # newest hits per folder whose headers are read for a thread
+MAX_PEOPLE = 10  # addresses in one conversation SEARCH  # newest messages read on a first or re-scan of one folder
 STALE_AFTER = 60.0  # seconds; an older connection is checked with NOOP before use
 DRAFT_NAMES = ("Drafts", "Draft", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts")
 SENT_NAMES = (
@@ -332,6 +335,48 @@ class ImapMailbox(Mailbox):
             messages.append(info)
         top = max([last, *uids, int(uidnext) - 1 if uidnext else 0])
         return {"uidvalidity": validity, "last_uid": top}
+
+    # ------------------------------------------------------------ threads and auto-replies
+
+    def conversation(self, addresses: Sequence[str], before: datetime) -> ThreadHint | None:
+        """One UID SORT (or SEARCH) per folder (INBOX, Sent) for mail from or to the people before
+        the interview, then the headers of the newest few hits; the latest real message
+        of those (not an invitation, RSVP, auto-reply, bounce or list mail) is joined."""
+        people = [a for a in dict.fromkeys(a.lower() for a in addresses) if '"' not in a][:MAX_PEOPLE]
+        if not people:
+            return None
+        terms: list[Any] = []
+        for person in people:
+            terms += [["FROM", person], ["TO", person], ["CC", person]]
+        criteria: list[Any] = ["OR"] * (len(terms) - 1) + [t for term in terms for t in term]
+        criteria += ["BEFORE", (before + timedelta(days=1)).date(), "NOT", "DELETED"]
+        found: list[MessageInfo] = []
+        with self._session() as client:
+            folders = [(self.settings.inbox, "inbox")]
+            sent = self._folder(client, "sent")
+            if sent is not None and sent != self.settings.inbox:
+                folders.append((sent, "sent"))
+            for folder, role in folders:
+                validity = client.select_folder(folder, readonly=True)[b"UIDVALIDITY"]
+                if client.has_capability("SORT"):  # newest by Date first (RFC 5256), whatever the UIDs
+                    uids = list(client.sort("REVERSE DATE", criteria))[:CONVERSATION_CANDIDATES]
+                else:  # UIDs grow with arrival, mostly (a migration or a sync tool can reorder)
+                    uids = sorted(client.search(criteria))[-CONVERSATION_CANDIDATES:]
+                for uid, data in fetch_headers(client, uids, [], folder):
+                    found.append(message_of(uid, data, role, f"{folder}:{validity}"))
+        return threads.latest(found, people, before)
+
+    def auto_reply_text(self, message: MessageInfo) -> str | None:
+        folder, validity, uid = (message.key.rsplit(":", 2) + ["", ""])[:3]
+        if not uid.isdigit():
+            return None
+        with self._session() as client:
+            if str(client.select_folder(folder, readonly=True)[b"UIDVALIDITY"]) != validity:
+                return None
+            # A bounded read: the header block and the first TEXT_READ bytes of the body.
+            data = client.fetch([int(uid)], [f"BODY.PEEK[]<0.{HEADER_LIMIT + TEXT_READ}>".encode()]).get(int(uid))
+        raw = next((bytes(v) for k, v in (data or {}).items() if k.startswith(b"BODY[")), None)
+        return body_text(raw) if raw is not None else None
 
     # ------------------------------------------------------------ push
 

@@ -17,6 +17,12 @@ the body, for its parts' types). The scan never renames a file, so the user's
 read/unread flags stay as they are. Sync tools rename files (`,U=12` and `,FMD5=…` in
 the name, flag suffixes after `:2,`): a file is known by the part of its name before
 the first `,` or `:`, and by its Message-ID.
+
+A first scan also reads the 30 days before `since`: the engine indexes the real
+messages every scan finds in the store, and a thank-you joins the latest conversation
+from that index (a Maildir cannot be searched; no folder is re-read per draft). The
+body of a message is read only for an auto-reply from an interview's people
+(`auto_reply_text`: the header block and the first 8 KB after it).
 """
 
 from __future__ import annotations
@@ -28,14 +34,14 @@ import mailbox
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from followupd.errors import BackendError
 from followupd.mailboxes import Mailbox, body_fingerprint
-from followupd.mailboxes.parse import BODY_SCAN, HEADER_LIMIT, header_block, message_info
+from followupd.mailboxes.parse import BODY_SCAN, HEADER_LIMIT, TEXT_READ, body_text, header_block, message_info
 from followupd.model import DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
 
 if TYPE_CHECKING:
@@ -48,6 +54,7 @@ log = logging.getLogger(__name__)
 # file created just after a listing can carry a time from just before it; files this
 # close to the previous listing are re-checked by name.
 MARGIN_NS = 2_000_000_000
+CONVERSATION_LOOKBACK = timedelta(days=30)
 VERBATIM_HINT = "mbsync `SubFolders Verbatim`, offlineimap"
 
 
@@ -175,6 +182,8 @@ class MaildirMailbox(Mailbox):
                 self.label,
                 self.layout.folder(self.sent_name),
             )
+        # Where the messages of the last changes() are, by key: for auto_reply_text.
+        self._paths: dict[str, Path] = {}
 
     # ------------------------------------------------------------ folders
 
@@ -275,21 +284,41 @@ class MaildirMailbox(Mailbox):
     # ------------------------------------------------------------ incremental scan
 
     def changes(self, cursor: str | None, since: datetime) -> MailChanges:
+        self._paths = {}
         state: dict[str, Any] = json.loads(cursor) if cursor else {}
+        # A first scan also reads the weeks before `since`, for the conversation index
+        # only (MailChanges.earlier): the conversations that led to an interview.
+        earlier: list[MessageInfo] = []
         messages: list[MessageInfo] = []
         skipped: list[str] = []
         new_state: dict[str, Any] = {}
         for role, folder in (("inbox", self.layout.inbox), ("sent", self._folder(self.sent_name))):
             if folder is None:
                 continue
-            found, new_state[role] = _scan(folder, state.get(role), since)
+            found, new_state[role] = _scan(folder, state.get(role), since - CONVERSATION_LOOKBACK)
             for entry in found:
                 info = _read(entry, role)
                 if info is None:
                     skipped.append(f"{entry.path}: unreadable, skipped")
+                elif state.get(role) is None and entry.arrived < since:
+                    earlier.append(info)
                 else:
                     messages.append(info)
-        return MailChanges(messages, json.dumps(new_state, separators=(",", ":")), skipped)
+                    self._paths[info.key] = entry.path
+        return MailChanges(messages, json.dumps(new_state, separators=(",", ":")), skipped, earlier)
+
+    def auto_reply_text(self, message: MessageInfo) -> str | None:
+        path = self._paths.get(message.key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(HEADER_LIMIT + 4)
+                end = len(header_block(raw)) + TEXT_READ  # the header block and 8 KB of body
+                raw = raw[:end] + handle.read(max(0, end - len(raw)))
+        except OSError:
+            return None  # moved or gone since the scan: the next auto-reply will tell
+        return body_text(raw)
 
 
 def _unique(name: str) -> str:

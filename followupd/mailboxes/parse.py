@@ -111,6 +111,7 @@ def message_info(
     arrived: datetime | None,
     key: str = "",
     part_types: tuple[str, ...] | None = None,
+    thread_id: str | None = None,
 ) -> MessageInfo:
     """Parse `raw` (a whole message, or just its headers when `part_types` is given).
 
@@ -144,6 +145,7 @@ def message_info(
         date=date,
         part_types=tuple(t for t in part_types if t),
         key=key,
+        thread_id=thread_id,
     )
 
 
@@ -311,3 +313,32 @@ def body_part_types(body: bytes, boundary: str) -> list[str]:
         if len(types) >= PART_LIMIT:
             break
     return types
+
+
+TEXT_READ = 8 * 1024  # bytes of an auto-reply's body read, after its header block
+
+
+def body_text(raw: bytes) -> str:
+    """The start of a message's plain text (first text/plain part, else text/html with the
+    tags dropped) from a bounded read of it: for auto-replies only, to find a return date.
+    A body cut mid-way still gives its first lines; nothing here raises."""
+    import email
+    import email.policy
+
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        parts = list(message.walk())[:PART_LIMIT]
+        for wanted in ("text/plain", "text/html"):
+            for part in parts:
+                if part.get_content_type() != wanted:
+                    continue
+                try:
+                    text = str(part.get_content())
+                except (LookupError, ValueError, AssertionError):
+                    text = str(part.get_payload())
+                if wanted == "text/html":
+                    text = re.sub(r"<[^>]{0,500}>", " ", text)
+                return text[:TEXT_READ]
+    except Exception:  # noqa: BLE001 - hostile input: no text is an answer too
+        log.debug("cannot read the text of an auto-reply", exc_info=True)
+    return ""

@@ -30,6 +30,7 @@ class Settings:
     # long and one more pass: sync tools move Drafts and Sent at different times.
     dismiss_after: timedelta = timedelta(minutes=15)
     on_stale: str = "keep"  # | "delete-untouched"
+    languages: tuple[str, ...] = ("en", "de", "fr", "es")  # of auto-replies' return dates
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class MailFacts:
     drafts: Mapping[Key, DraftState] = field(default_factory=dict)
     messages: Sequence[MessageInfo] = ()
     verdicts: Mapping[Key, datetime | bool | None] = field(default_factory=dict)
+    # The start of the text of auto-replies from an interview's people (see `away.wanted`),
+    # by MessageInfo.key: where they say when they are back.
+    away_texts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,16 @@ class Replied:
 
 
 @dataclass(frozen=True)
+class Away:
+    """An auto-reply from one of the interview's people says they are back on `until`
+    (midnight UTC of that date): the next step's window opens after it."""
+
+    uid: str
+    until: datetime
+    sender: str
+
+
+@dataclass(frozen=True)
 class SaveInterview:
     """Store what the calendar says. `kind`: found | changed | cancelled."""
 
@@ -152,7 +166,7 @@ class IgnoreEvent:
 
 
 CalendarAction = SaveInterview | CancelInterview | KeepInterview | IgnoreEvent
-MailAction = Transition | DeleteDraft | Replied
+MailAction = Transition | DeleteDraft | Replied | Away
 
 
 def retime(sent: datetime | None, floor: datetime | None, now: datetime) -> datetime:

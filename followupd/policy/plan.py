@@ -194,6 +194,10 @@ def _derive(
         return decide(State.PLANNED, note=f"after the {previous.step} is sent" if previous else None)
 
     start, end = anchor + step.after, anchor + step.before
+    away = _away(record, start, schedule)
+    if away is not None:
+        # They are away: the window opens when they are back, as long as it was.
+        start, end = away[0], away[0] + (end - start)
     if not interview.contacts:
         state = State.MISSED if now > end else State.NEEDS_CONTACT
         return decide(state, start, end, "no address to write to: add the interviewer to the event")
@@ -201,4 +205,22 @@ def _derive(
         if seq == 0 and record.first_seen is not None and record.first_seen > end:
             return decide(State.MISSED, start, end, "first seen after its window closed")
         return decide(State.MISSED, start, end, "its window closed before a draft could be made")
-    return decide(State.PLANNED, start, end)
+    return decide(State.PLANNED, start, end, away[1] if away is not None else None)
+
+
+def _away(record: InterviewRecord, start: datetime, schedule: Schedule) -> tuple[datetime, str] | None:
+    """When the window opens if one of the people is away past `start` (the first business
+    day after the day they are back, at opening time), and the note that says why."""
+    if record.away_until is None:
+        return None
+    until = record.away_until.date()
+    day = until + timedelta(days=1)
+    while day.weekday() not in schedule.weekdays and day < until + timedelta(days=8):
+        day += timedelta(days=1)
+    opens = _instant(day, schedule.hours[0], schedule.zone)
+    if opens <= start:
+        return None
+    return (
+        opens,
+        f"{record.away_from or 'they'} is away until {until.strftime('%a')} {until.day} {until.strftime('%b')}",
+    )

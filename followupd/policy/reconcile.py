@@ -19,8 +19,10 @@ from followupd.policy.actions import (
     Transition,
     retime,
 )
+from followupd.policy.away import away
 from followupd.policy.plan import Decision
 from followupd.policy.replies import recipients, reply_to_interview, senders
+from followupd.policy.threads import sent_as
 
 OPEN = frozenset({State.PLANNED, State.DRAFTING, State.DRAFTED, State.NEEDS_CONTACT})
 # States a step can be in when its own Sent copy turns up.
@@ -166,6 +168,9 @@ def reconcile(
                 sender = (senders(message) or ["?"])[0]
                 w.out.append(Replied(record.uid, message.when or now, sender, message.header("subject")))
 
+    if facts.away_texts:
+        w.out += away(waiting, facts.messages, facts.away_texts, settings.languages)
+
     for key, state in facts.drafts.items():
         f = w.fs[key]
         if f.state != State.DRAFTED:
@@ -198,7 +203,7 @@ def _sent_copy(w: _Work, message: MessageInfo, contacts: Mapping[str, set[str]],
             # Our own Message-ID in Sent: sent, whatever the store thought (a draft
             # written by a pass that died before recording it, say).
             sent_at = retime(when, f.drafted_at or f.window_start, now)
-            w.move(f.replace(state=State.SENT, sent_at=sent_at, note=None), "sent by you")
+            w.move(sent_as(f, message).replace(state=State.SENT, sent_at=sent_at, note=None), "sent by you")
             continue
         if f.state not in (State.DRAFTED, State.DISMISSED) or f.drafted_at is None:
             continue
@@ -207,11 +212,11 @@ def _sent_copy(w: _Work, message: MessageInfo, contacts: Mapping[str, set[str]],
             continue
         sent_at = retime(when, f.drafted_at, now)
         if f.state == State.DISMISSED:
-            w.move(f.replace(state=State.SENT, sent_at=sent_at, note=None), "sent by you")
+            w.move(sent_as(f, message).replace(state=State.SENT, sent_at=sent_at, note=None), "sent by you")
         elif f.sent_evidence_at is None:
             # A message to them after the draft was made: if our draft leaves Drafts,
-            # this is what became of it.
-            w.move(f.replace(sent_evidence_at=sent_at), None)
+            # this is what became of it (Gmail gives the sent copy a new Message-ID).
+            w.move(sent_as(f, message).replace(sent_evidence_at=sent_at), None)
 
 
 WAITING = "left Drafts; waiting to see it in Sent"

@@ -96,13 +96,35 @@ class Message:
             "filename": "",
             "headers": [{"name": k, "value": v} for k, v in headers],
         }
-        if fmt == "full":
+        if fmt == "full" and self.mime_type.startswith("multipart/"):
+            # Gmail splits a multipart message into `parts`, each leaf's decoded body in
+            # body.data (base64url), as documented for users.messages MessagePart.
+            payload["body"] = {"size": 0}
+            payload["parts"] = _parts(self.raw)
+        elif fmt == "full":
             text = self.raw.split(b"\r\n\r\n", 1)[-1] if b"\r\n\r\n" in self.raw else self.raw.split(b"\n\n", 1)[-1]
             payload["body"] = {"size": len(text), "data": _b64(text)}
         else:
             payload["body"] = {"size": 0}
         body["payload"] = payload
         return body
+
+
+def _parts(raw: bytes) -> list[dict[str, Any]]:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    out: list[dict[str, Any]] = []
+    for n, part in enumerate(p for p in parsed.walk() if not p.is_multipart()):
+        data = part.get_payload(decode=True) or b""
+        out.append(
+            {
+                "partId": str(n),
+                "mimeType": part.get_content_type(),
+                "filename": part.get_filename() or "",
+                "headers": [{"name": k, "value": str(v)} for k, v in part.items()],
+                "body": {"size": len(data), "data": _b64(data)},
+            }
+        )
+    return out
 
 
 class Gmail:
