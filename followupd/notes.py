@@ -3,7 +3,7 @@
 Notes are jotted for oneself: "their migration to Kubernetes", "we talked about
 billing", "ask about on-call", "How do they test dbt models?". Only two kinds of line
 may reach an email: a noun phrase (the draft says "I especially enjoyed our discussion
-of …") and a full sentence that already reads as the user speaking to the interviewer
+of …", and "their migration" becomes "your migration": the email speaks to them) and a full sentence that already reads as the user speaking to the interviewer
 ("I enjoyed hearing how your team ships weekly."). Questions, reminders and remarks
 about the interviewer in the third person are for the user alone.
 """
@@ -38,6 +38,9 @@ _SENDABLE = re.compile(
 _THIRD_PERSON = re.compile(r"(?i)\b(?:he|she|him|her|his|hers|they|them|their|theirs)\b")
 _SUBJECT_START = re.compile(r"(?i)^(?:we|they|he|she|i|it|you|there|this|that|these|those)\b")
 _FUNCTION_WORDS = {"the", "a", "an", "their", "your", "our", "my", "his", "her", "its"}
+# Notes speak of the interviewer's side as "they"; the email speaks to them.
+_TO_YOU = {"their": "your", "theirs": "yours", "them": "you", "they": "you", "they're": "you're", "they've": "you've"}
+_THEY = re.compile(r"(?i)\b(?:they['’](?:re|ve)|theirs|their|them|they)\b")
 
 
 @dataclass(frozen=True)
@@ -74,4 +77,5 @@ def _shape(line: str) -> Point | None:
     first, _, rest = topic.partition(" ")
     if first.lower() in _FUNCTION_WORDS:
         topic = " ".join(filter(None, (first.lower(), rest)))  # it continues our sentence
+    topic = _THEY.sub(lambda m: _TO_YOU[m.group(0).lower().replace("’", "'")], topic)
     return Point(topic, False)

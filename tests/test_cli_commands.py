@@ -163,7 +163,7 @@ def test_preview_prints_the_draft_without_touching_the_mailbox(ics_cli: Cli) -> 
     (ics_cli.home / "calendar.ics").write_text(calendar(vevent("a", START, END, description="Notes: their API design")))
     out = ics_cli("preview", "a", "--now", DUE.isoformat()).stdout  # before any pass: read from the calendar
     assert "To: Jane Doe <jane.doe@acme.io>" in out
-    assert "our discussion of their API design" in out
+    assert "our discussion of your API design" in out
     ics_cli.run((END + timedelta(minutes=1)).isoformat())
     out = ics_cli("preview", "a", "--step", "check-in").stdout
     assert "Subject: Following up" in out
@@ -249,7 +249,7 @@ def test_demo_runs_the_whole_loop(home: Path) -> None:
     result = Cli(home, home / "unused.toml")("demo")
     out = result.stdout
     assert "Hi Jane and Tom," in out
-    assert "I especially enjoyed our discussion of their move from nightly cron jobs" in out
+    assert "I especially enjoyed our discussion of your move from nightly cron jobs" in out
     assert "sent" in out and "replied" in out
     assert "Traceback" not in result.stderr
 

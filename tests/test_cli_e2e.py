@@ -76,7 +76,7 @@ def test_draft_is_created_once_when_due(cli: Cli, maildir: Path) -> None:
     body = draft.get_body(("plain",)).get_content()
     assert body.startswith("Hi Jane and Tom,")
     assert "the Backend Engineer role at Acme" in body
-    assert "our discussion of their move to event sourcing" in body
+    assert "our discussion of your move to event sourcing" in body
     assert "{" not in body and "[" not in body  # no placeholder left to fill
     assert len(body.split()) <= 150
     assert cli.step(UID)["state"] == "drafted"

@@ -136,16 +136,16 @@ def test_first_names(name: str | None, email: str, first: str | None) -> None:
     ("notes", "point", "sentence"),
     [
         ("we talked about billing", "billing", False),
-        ("We discussed their move to event sourcing.", "their move to event sourcing", False),
+        ("We discussed their move to event sourcing.", "your move to event sourcing", False),
         ("The migration to Kubernetes", "the migration to Kubernetes", False),
-        ("- ask about on-call\n- their API design", "their API design", False),
+        ("- ask about on-call\n- their API design", "your API design", False),
         ("How do they keep dbt models tested?", None, None),
         ("TODO: send portfolio", None, None),
         ("remember to mention the Kafka project", None, None),
         ("I enjoyed hearing how your team ships weekly.", "I enjoyed hearing how your team ships weekly.", True),
         ("She said they need Kafka experience.", None, None),
         ("They are hiring three people.", None, None),
-        ("their data platform https://example.com/slides", "their data platform", False),
+        ("their data platform https://example.com/slides", "your data platform", False),
     ],
 )
 def test_notes_become_a_topic_a_sentence_or_nothing(notes: str, point: str | None, sentence: bool | None) -> None:

@@ -65,7 +65,7 @@ def test_a_note_overrides_the_event_and_reaches_the_draft(cli: Cli, maildir: Pat
     cli.run(DUE.isoformat())
     text = body(maildir)
     assert "the Staff Engineer role at Acme" in text
-    assert "our discussion of their move to event sourcing" in text
+    assert "our discussion of your move to event sourcing" in text
 
 
 def test_unlabelled_text_is_all_notes_and_fields_merge(cli: Cli, maildir: Path) -> None:
@@ -113,7 +113,7 @@ def test_the_editor_is_prefilled_and_an_unchanged_file_changes_nothing(cli: Cli,
     _with_env(cli, {**env, "VISUAL": str(visual)}, "note", UID[:8])
     assert cli.step(UID)["notes"] == "their migration to Kubernetes"
     cli.run(DUE.isoformat())
-    assert "our discussion of their migration to Kubernetes" in body(maildir)
+    assert "our discussion of your migration to Kubernetes" in body(maildir)
 
 
 def _with_env(cli: Cli, extra: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
