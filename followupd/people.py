@@ -79,9 +79,11 @@ def is_role_mailbox(contact: Contact) -> bool:
     """talent@, recruiting@, or a calendar name such as "Talent Acquisition" or
     "Acme Recruiting": written to, never greeted by a first name."""
     local = contact.email.split("@", 1)[0].lower()
-    if _ROLE_LOCALS.match(local):
-        return True
     name = safe_display_name(contact.name)
+    if _ROLE_LOCALS.match(local):
+        # A person's own name over a shared mailbox ("Marta Gil" <rrhh@…>) is that
+        # person writing from it (their calendar account): greet them.
+        return not _reads_as_person(name, contact.domain)
     if name and _ROLE_WORDS.search(name):
         # "Jane Doe | Talent Acquisition" at jane.doe@ is a person who works in talent;
         # so is a team name over a first.last address.
@@ -90,6 +92,25 @@ def is_role_mailbox(contact: Contact) -> bool:
         first = name.replace(",", " ").split()[0].lower()
         return first not in local
     return False
+
+
+_NOT_A_SURNAME = frozenset(
+    "ag gmbh inc ltd llc plc sa sl sas srl bv nv co corp group grupo gruppe company team"
+    " hiring manager coordinator office support admin desk info noreply".split()
+)
+
+
+def _reads_as_person(name: str, domain: str) -> bool:
+    """ "Marta Gil", not "Acme Careers" or "Bergmann AG": two or three capitalised words,
+    no role word, no company suffix, none of them the mail domain's name."""
+    words = name.replace(",", " ").split()
+    if not 2 <= len(words) <= 3 or _ROLE_WORDS.search(name):
+        return False
+    label = domain.split(".")[0].lower()
+    return all(
+        _NAME_CHARS.match(w) and w[0].isupper() and w.lower() not in _NOT_A_SURNAME and w.lower() not in label
+        for w in words
+    )
 
 
 def safe_display_name(name: str | None) -> str:

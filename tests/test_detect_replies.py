@@ -256,3 +256,22 @@ def test_any_bytes_parse_without_raising(raw: bytes) -> None:
     info = message_info(raw, "inbox", START)
     not_a_reply(info)
     reply_to_interview(info, INTERVIEW, ME.addresses)
+
+
+@pytest.mark.parametrize(
+    ("name", "email", "greeted"),
+    [
+        ("Marta Gil", "rrhh@gruporibera.es", "Marta"),  # a person writing from a shared mailbox
+        ("Jane Doe", "talent@acme.io", "Jane"),
+        ("Umbra Careers", "careers@umbra.io", None),
+        ("Bergmann AG", "personal@bergmann-ag.de", None),
+        ("Solvara Hiring", "jobs@solvara.com", None),
+        ("Hiring Manager", "jobs@foo.com", None),
+        ("Recruiting Coordinator", "recruiting@brightwave.com", None),
+        (None, "hr@umbra.io", None),
+    ],
+)
+def test_a_shared_mailbox_is_greeted_only_by_a_persons_name(name: str | None, email: str, greeted: str | None) -> None:
+    from followupd.people import first_name
+
+    assert first_name(Contact(email, name)) == greeted
