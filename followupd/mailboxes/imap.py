@@ -282,13 +282,17 @@ class ImapMailbox(Mailbox):
         skipped: list[str] = []
         new_state: dict[str, Any] = {}
         with self._session() as client:
-            folders = [(self.settings.inbox, "inbox")]
-            sent = self._folder(client, "sent")
-            if sent is not None and sent != self.settings.inbox:
-                folders.append((sent, "sent"))
-            for folder, role in folders:
+            for folder, role in self._read_folders(client):
                 new_state[folder] = self._scan(client, folder, role, state.get(folder), since, messages, skipped)
         return MailChanges(messages, json.dumps(new_state, separators=(",", ":"), sort_keys=True), skipped)
+
+    def _read_folders(self, client: IMAPClient) -> list[tuple[str, str]]:
+        """The folders a pass reads, with their role: INBOX, and Sent when there is one."""
+        folders = [(self.settings.inbox, "inbox")]
+        sent = self._folder(client, "sent")
+        if sent is not None and sent != self.settings.inbox:
+            folders.append((sent, "sent"))
+        return folders
 
     def _scan(
         self,
@@ -352,11 +356,7 @@ class ImapMailbox(Mailbox):
         criteria += ["BEFORE", (before + timedelta(days=1)).date(), "NOT", "DELETED"]
         found: list[MessageInfo] = []
         with self._session() as client:
-            folders = [(self.settings.inbox, "inbox")]
-            sent = self._folder(client, "sent")
-            if sent is not None and sent != self.settings.inbox:
-                folders.append((sent, "sent"))
-            for folder, role in folders:
+            for folder, role in self._read_folders(client):
                 validity = client.select_folder(folder, readonly=True)[b"UIDVALIDITY"]
                 if client.has_capability("SORT"):  # newest by Date first (RFC 5256), whatever the UIDs
                     uids = list(client.sort("REVERSE DATE", criteria))[:CONVERSATION_CANDIDATES]
