@@ -4,10 +4,11 @@ sample values `followupd init` wrote."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from followupd.config import Config
-from followupd.errors import FollowupdError
+from followupd.errors import ConfigError, FollowupdError
 
 # What `followupd init` writes (followupd/data/config.example.toml): still there, the
 # config was never edited.
@@ -24,6 +25,9 @@ def offline(config: Config, now: datetime) -> tuple[list[str], list[str]]:
     if cal.kind == "ics" and getattr(cal, "path", None) is not None:
         lines.append(_ics(config, now, problems))
     if cal.kind == "caldav":
+        from followupd.urls import refuse_cleartext
+
+        _refused(lambda: refuse_cleartext(cal.url, "calendar.url"), problems)  # type: ignore[union-attr,arg-type]
         lines.append(_secret(config, "caldav", "calendar", cal.username, cal.password_command, problems))  # type: ignore[union-attr]
     box = config.mailbox
     if box.kind == "maildir":
@@ -37,7 +41,19 @@ def offline(config: Config, now: datetime) -> tuple[list[str], list[str]]:
             problems.append(str(exc))
     elif box.kind == "imap":
         lines.append(_secret(config, "imap", "mailbox", box.username, box.password_command, problems))  # type: ignore[union-attr]
+    if cal.kind == "google" or box.kind == "gmail":
+        from followupd.google import check_endpoint
+
+        _refused(lambda: check_endpoint(config), problems)
     return lines, problems
+
+
+def _refused(check: Callable[[], None], problems: list[str]) -> None:
+    """A URL followupd would refuse at run time (credentials in clear text) fails `check` too."""
+    try:
+        check()
+    except ConfigError as exc:
+        problems.extend(f"{p.where}: {p.message}" for p in exc.problems)
 
 
 def _ics(config: Config, now: datetime, problems: list[str]) -> str:

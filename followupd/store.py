@@ -102,8 +102,11 @@ class Store(SayStore):
             version = row["version"] if row else 0
             if version > len(MIGRATIONS):
                 raise StoreError(f"{self.path} was written by a newer followupd (schema {version}); upgrade followupd")
+            if version == 0:
+                log.info("creating the state database in %s (schema %d)", self.path.parent, len(MIGRATIONS))
             for number in range(version, len(MIGRATIONS)):
-                log.info("migrating the state database to schema %d", number + 1)
+                if version > 0:
+                    log.info("migrating the state database to schema %d", number + 1)
                 for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
                         self.db.execute(statement)

@@ -215,6 +215,30 @@ def test_check_wants_a_password_for_imap(ics_cli: Cli) -> None:
     assert "password_command (not run by check)" in ics_cli("check").stdout
 
 
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            '[calendar]\nkind = "caldav"\nurl = "http://cal.example.com/dav/"\nusername = "ada"\n'
+            'password_command = "echo x"\n\n',
+            "calendar.url: http://cal.example.com/dav/ would send your password in clear text",
+        ),
+        (
+            '[calendar]\nkind = "google"\n\n[google]\naccount = "ada@example.org"\nendpoint = "http://api.example.com"\n\n',
+            "google.endpoint: http://api.example.com is not https",
+        ),
+    ],
+)
+def test_check_refuses_what_run_would_refuse_in_clear_text(ics_cli: Cli, section: str, expected: str) -> None:
+    text = ics_cli.config.read_text()
+    start = text.index("[calendar]")
+    end = text.index("[mailbox]")
+    ics_cli.config.write_text(text[:start] + section + text[end:])
+    result = ics_cli("check", check=False)
+    assert result.returncode != 0
+    assert expected in result.stderr
+
+
 def test_check_notices_the_sample_config(ics_cli: Cli) -> None:
     out = ics_cli("check").stdout
     assert "[me] email is still the sample 'ada@example.org'" in out
