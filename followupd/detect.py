@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from followupd.config import Detect, Me
 from followupd.html_text import description_text, html_to_text
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
-from followupd.people import FREE_MAIL, company_from_domain, is_robot, registered_domain, safe_display_name, spelling_in
+from followupd.people import (
+    FREE_MAIL,
+    company_from_domain,
+    is_robot,
+    is_tool_name,
+    registered_domain,
+    safe_display_name,
+    spelling_in,
+)
 from followupd.text import clean_block, clean_line
 from followupd.titles import company_name, read_title
 
@@ -209,6 +217,8 @@ class Detector:
                 company_hint=label,
             )
             role = role or title_role
+            if title_company is not None and is_tool_name(title_company):
+                title_company = None  # "Workday: Interview Scheduled - …" names the tool, not the employer
             company = company or title_company
         if company is None and domain_company is not None and label is not None:
             # The domain names the company; the title, the description or a calendar

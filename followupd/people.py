@@ -62,6 +62,22 @@ def registered_domain(domain: str) -> tuple[str, str]:
     return parts.domain, f"{parts.domain}.{parts.suffix}"
 
 
+# What scheduling tools, ATS and conferencing services call themselves in titles
+# ("Workday: Interview Scheduled - …", "Zoom meeting"): never the employer's name.
+TOOL_NAMES = frozenset(
+    """
+    workday myworkday greenhouse lever ashby ashbyhq goodtime modernloop calendly smartrecruiters icims
+    jobvite workable recruitee personio bamboohr teamtailor paradox prelude savvycal doodle hirevue codesignal
+    hackerrank coderpad karat successfactors taleo breezy jazzhr zoom teams microsoftteams googlemeet meet webex
+    """.split()
+)
+
+
+def is_tool_name(text: str) -> bool:
+    """Whether a name read from a title is a tool's, not a company's."""
+    return re.sub(r"[^a-z]", "", text.lower()) in TOOL_NAMES
+
+
 def is_tool_domain(domain: str) -> bool:
     domain = domain.lower()
     if domain.endswith(".calendar.google.com") or domain == "calendar.google.com":

@@ -275,3 +275,20 @@ def test_a_shared_mailbox_is_greeted_only_by_a_persons_name(name: str | None, em
     from followupd.people import first_name
 
     assert first_name(Contact(email, name)) == greeted
+
+
+def test_a_tools_name_in_the_title_is_not_the_company() -> None:
+    """Workday's notification titles start with its own name; the employer comes from the interviewer."""
+    found = detector.detect(
+        event(
+            "Workday: Interview Scheduled - Req 48213 Backend Developer (m/w/d)",
+            "",
+            organizer=Attendee("workday@myworkday.com", "Workday", Partstat.ACCEPTED),
+            attendees=(
+                Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),
+                Attendee("tobias.meier@stadtwerke-nord.de", "Tobias Meier", Partstat.ACCEPTED),
+            ),
+        )
+    ).interview
+    assert found is not None
+    assert (found.role, found.company) == ("Backend Developer", "Stadtwerke Nord")
