@@ -252,7 +252,7 @@ class Engine:
         self.store.record_nudges(due, say.ENDED, now)
         from followupd.status import short_ids  # status reads the store; imported late, as it is only words
 
-        short = short_ids([*records, *(i.key for i in self.store.ignored())])
+        short = short_ids([*records, *(i.key for i in self.store.ignored())], self.config.me.timezone)
         for uid in due:
             teller.ended(records[uid].interview, short.get(uid, uid))
 

@@ -17,7 +17,7 @@ from followupd.detect import Detector
 from followupd.engine import LOOKAHEAD
 from followupd.errors import FollowupdError
 from followupd.model import FollowUp, Interview
-from followupd.status import resolve
+from followupd.status import resolve, shown_ids
 from followupd.store import Store
 
 
@@ -51,7 +51,7 @@ def preview(config: Config, step_name: str | None, uid: str, clock: Clock, *, ex
 def find_interview(config: Config, store: Store | None, uid: str, clock: Clock) -> Interview:
     if store is not None:
         try:
-            uid = resolve(uid, [r.uid for r in store.interviews()])
+            uid = resolve(uid, [r.uid for r in store.interviews()], shown=shown_ids(store, config.me.timezone))
         except FollowupdError:
             pass  # maybe not stored yet: the calendar is read below
     record = store.interview(uid) if store is not None else None

@@ -12,7 +12,7 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from followupd import policy
@@ -23,7 +23,7 @@ from followupd.detect import Detector, read_fields
 from followupd.errors import FollowupdError
 from followupd.model import Event, Interview
 from followupd.policy.say import overlay
-from followupd.status import known_keys, resolve
+from followupd.status import known_keys, resolve, shown_ids
 from followupd.store import Store, UserNotes
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ _HELP = """\
 
 
 def note(config: Config, store: Store, clock: Clock, key: str, text: str | None, clear: bool, out: Out) -> None:
-    uid = resolve(key, [r.uid for r in store.interviews()])
+    uid = resolve(key, [r.uid for r in store.interviews()], shown=shown_ids(store, config.me.timezone))
     record = store.interview(uid)
     assert record is not None
     now = clock.now()
@@ -133,7 +133,7 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
     series = {r.interview.event_uid for r in store.interviews()} | {i.event_uid for i in store.ignored()}
     events = read_events(config, clock)
     try:
-        target = resolve(key, known_keys(store), series)
+        target = resolve(key, known_keys(store), series, shown_ids(store, config.me.timezone))
     except FollowupdError:
         if not _matching(events, key):
             raise
@@ -176,12 +176,12 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
         out(f"{target} is tracked already")
 
 
-def skip(store: Store, key: str, undo: bool, now: datetime, out: Out) -> None:
+def skip(store: Store, key: str, undo: bool, now: datetime, zone: tzinfo, out: Out) -> None:
     """Skip one interview, or with a series UID every occurrence, those to come included."""
     records = store.interviews()
     series = {r.interview.event_uid for r in records if r.interview.recurrence_id is not None}
     series |= {i.event_uid for i in store.ignored() if "#" in i.key}  # skipped ahead of any change
-    target = resolve(key, [r.uid for r in records], series)
+    target = resolve(key, [r.uid for r in records], series, shown_ids(store, zone))
     hits = [r for r in records if r.uid == target or (target in series and r.interview.event_uid == target)]
     if not hits and target not in series:
         raise FollowupdError(f"no interview with uid {key!r}; `followupd status` lists them")
@@ -208,7 +208,7 @@ def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
         store = Store.open(config.state_dir, clock.now(), readonly=True)
         try:
             try:
-                key = resolve(text, known_keys(store))
+                key = resolve(text, known_keys(store), shown=shown_ids(store, config.me.timezone))
             except FollowupdError:
                 pass  # not seen by a pass: maybe in the calendar all the same
             mine = store.user_notes(key).get(key)
@@ -235,5 +235,5 @@ def correct(config: Config, args: argparse.Namespace, clock: Clock, out: Out) ->
             track(config, store, clock, args.uid, args.undo, out)
             engine.replan()
         else:
-            skip(store, args.uid, args.undo, clock.now(), out)
+            skip(store, args.uid, args.undo, clock.now(), config.me.timezone, out)
             engine.replan()

@@ -3,8 +3,11 @@ with `--all`, the events seen and not followed too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, tzinfo
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from followupd.errors import FollowupdError
@@ -14,40 +17,107 @@ from followupd.policy.reconcile import OPEN
 from followupd.policy.say import overlay
 from followupd.store import Store
 
-SHORT = 6  # the shortest short id: long enough to read as an id, short enough to type
+SHORT = 6  # a short id made of a cut prefix is at least this long, unless the UID is shorter
+LONGEST = 16  # a unique prefix longer than this reads as noise: a hash of the UID is shown instead
 TITLE = 40
+_OCCURRENCE = re.compile(r"^(?P<uid>.+)#(?P<at>\d{8}T\d{6}Z)$")
 
 
-def short_ids(keys: Iterable[str]) -> dict[str, str]:
-    """Each key's shortest unique prefix (at least SHORT characters, or the whole key)."""
+def split_key(key: str) -> tuple[str, datetime | None]:
+    """(event UID, occurrence start) of an interview key; None for a one-off event."""
+    match = _OCCURRENCE.match(key)
+    if match is None:
+        return key, None
+    return match["uid"], datetime.strptime(match["at"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def short_ids(keys: Iterable[str], zone: tzinfo = UTC) -> dict[str, str]:
+    """Each key's short id, the ID column of `status`, and each recurring series' UID's.
+
+    A one-off event's is the start of its UID, long enough to be unique, cut at the
+    end of a word when one ends soon ("hooli" for hooli-onsite-2026@hooli.com). An
+    occurrence of a series adds its local date to the series' ("sync#1104"), and the
+    year or time only when the date alone is not unique. A UID that only a long
+    prefix tells apart (Outlook's, which share 40 hex digits) gets six characters and
+    a hash of the rest ("040000~9f2c").
+    """
     keys = sorted(set(keys))
-    result = {}
-    for i, key in enumerate(keys):
-        length = SHORT
-        for other in (keys[i - 1] if i else "", keys[i + 1] if i + 1 < len(keys) else ""):
-            common = 0
-            while common < min(len(key), len(other)) and key[common] == other[common]:
-                common += 1
-            length = max(length, common + 1)
-        result[key] = key[:length]
+    series: dict[str, list[tuple[str, datetime]]] = {}
+    uids: set[str] = set()
+    for key in keys:
+        uid, at = split_key(key)
+        uids.add(uid)
+        if at is not None:
+            series.setdefault(uid, []).append((key, at))
+    bases = _bases(sorted(uids))
+    result = {key: bases[key] for key in keys if key in bases and split_key(key)[1] is None}
+    for uid, occurrences in series.items():
+        result[uid] = bases[uid]
+        for key, label in _occurrence_labels(occurrences, zone).items():
+            result[key] = f"{bases[uid]}#{label}"
+    taken: dict[str, str] = {}
+    for key in sorted(result, key=len):  # a clash the rules above allow: the whole key
+        if result[key] in taken:
+            result[key] = key
+        taken[result[key]] = key
     return result
+
+
+def _bases(uids: list[str]) -> dict[str, str]:
+    result = {}
+    for i, uid in enumerate(uids):
+        common = 0
+        for other in (uids[i - 1] if i else "", uids[i + 1] if i + 1 < len(uids) else ""):
+            common = max(common, len(os.path.commonprefix([uid, other])))
+        need = min(common + 1, len(uid))
+        if need > LONGEST:
+            result[uid] = f"{uid[:SHORT]}~{hashlib.sha256(uid.encode()).hexdigest()[:4]}"
+            continue
+        ends = [m.end() for m in re.finditer(r"[^\W_]+", uid) if m.end() >= max(need, 4)]
+        if ends and ends[0] <= max(need, SHORT) + SHORT:
+            result[uid] = uid[: ends[0]]
+        else:
+            result[uid] = uid[: max(need, SHORT)]
+    return result
+
+
+def _occurrence_labels(occurrences: list[tuple[str, datetime]], zone: tzinfo) -> dict[str, str]:
+    for form in ("%m%d", "%Y%m%d", "%Y%m%dT%H%M"):
+        labels = {key: at.astimezone(zone).strftime(form) for key, at in occurrences}
+        if len(set(labels.values())) == len(labels):
+            return labels
+    return {key: at.strftime("%Y%m%dT%H%M%SZ") for key, at in occurrences}
 
 
 def known_keys(store: Store) -> list[str]:
     return [r.uid for r in store.interviews()] + [i.key for i in store.ignored()]
 
 
-def resolve(text: str, keys: Iterable[str], series: Iterable[str] = ()) -> str:
-    """The key a user typed: a whole key (or series UID), else a unique prefix of one."""
+def shown_ids(store: Store, zone: tzinfo) -> dict[str, str]:
+    """The short ids `status` shows, and those of the recurring series."""
+    return short_ids(known_keys(store), zone)
+
+
+def resolve(text: str, keys: Iterable[str], series: Iterable[str] = (), shown: Mapping[str, str] | None = None) -> str:
+    """The key a user typed: a whole key or series UID, an id of `status`'s ID column
+    (`shown`, from `shown_ids`), else a unique prefix of a key."""
     keys = list(dict.fromkeys(keys))
-    if text in keys or text in set(series):
+    series = set(series)
+    if text in keys or text in series:
         return text
+    named = [key for key, short in (shown or {}).items() if short == text]
+    for key in named:
+        if key in keys or key in series:
+            return key
+        occurrences = sorted(s for k, s in (shown or {}).items() if k != key and split_key(k)[0] == key)
+        if occurrences:
+            raise FollowupdError(f"{text!r} is a recurring series; name one occurrence ({', '.join(occurrences[:5])})")
     matches = [k for k in keys if k.startswith(text)] if text else []
     if len(matches) == 1:
         return matches[0]
     if matches:
-        shown = ", ".join(sorted(matches)[:5])
-        raise FollowupdError(f"{text!r} is the start of several ids ({shown}); type more of it")
+        some = ", ".join(sorted((shown or {}).get(m, m) for m in matches)[:5])
+        raise FollowupdError(f"{text!r} is the start of several ids ({some}); type more of it")
     raise FollowupdError(f"no interview or event with id {text!r}; `followupd status --all` lists them")
 
 
@@ -67,7 +137,7 @@ def rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
     for f in store.followups():
         followups.setdefault(f.uid, []).append(f)
     told = store.user_notes()
-    short = short_ids(known_keys(store))
+    short = shown_ids(store, zone)
     result = []
     for record in store.interviews():
         iv = record.interview
@@ -109,7 +179,7 @@ def ignored_rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
     """The events seen and not followed, for `status --all`: the same keys as `rows`,
     with `state: "ignored"` and the detector's `reason`."""
     tracked = {r.uid for r in store.interviews()}
-    short = short_ids(known_keys(store))
+    short = shown_ids(store, zone)
     return [
         {
             "uid": i.key,

@@ -156,5 +156,5 @@ def test_an_unknown_or_ambiguous_id_is_a_clear_error(cli: Cli, maildir: Path) ->
     result = cli("note", "nope", "Notes: x", check=False)
     assert result.returncode == 1 and "no interview or event with id 'nope'" in result.stderr
     ids = {r["uid"]: r["short_id"] for r in json.loads(cli("status", "--json").stdout)}
-    assert ids == {UID: "7kq2m9x0a", "7kq2m9x0beta@google.com": "7kq2m9x0b"}
-    assert cli("preview", "7kq2m9x0b").stdout.startswith("thank-you for 7kq2m9x0beta@google.com:")
+    assert ids == {UID: "7kq2m9x0acme", "7kq2m9x0beta@google.com": "7kq2m9x0beta"}
+    assert cli("preview", "7kq2m9x0beta").stdout.startswith("thank-you for 7kq2m9x0beta@google.com:")
