@@ -96,6 +96,8 @@ class Detector:
         """Why the event is not an interview before anyone's answer is read, or None."""
         if not self._keywords or not (self._keywords.search(summary) or self._keywords.search(description)):
             return "no interview keyword"
+        if event.all_day:
+            return "all-day"
         if self._exclude:
             word = self._exclude.search(summary)
             if word:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from followupd.config import Config
 from followupd.detect import _ADDRESS, Detector, read_fields
@@ -14,8 +14,12 @@ from followupd.text import clean_line
 
 
 def _at(at: datetime, zone: tzinfo) -> str:
+    return f"{_day(at, zone)} {at.astimezone(zone):%H:%M}"
+
+
+def _day(at: datetime, zone: tzinfo) -> str:
     local = at.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M}"
+    return f"{local:%a} {local.day} {local:%b %Y}"
 
 
 def _why_dropped(detector: Detector, who: Attendee) -> str | None:
@@ -44,7 +48,14 @@ def explain(
     description = description_text(event.description)
     detection = detector.detect(event, tracked)
     lines = [f"{event.key}", f"  title:        {summary or '(untitled)'}"]
-    lines.append(f"  when:         {_at(event.start, zone)} – {_at(event.end, zone)} ({getattr(zone, 'key', zone)})")
+    if event.all_day:
+        first, last = _day(event.start, zone), _day(event.end - timedelta(seconds=1), zone)
+        days = first if first == last else f"{first} – {last}"
+        lines.append(f"  when:         {days}, all day (no times: an interview only if you track it)")
+    else:
+        lines.append(
+            f"  when:         {_at(event.start, zone)} – {_at(event.end, zone)} ({getattr(zone, 'key', zone)})"
+        )
     words = sorted({m.group(0).lower() for m in _finditer(detector, "_keywords", f"{summary}\n{description}")})
     lines.append(f"  keywords:     {', '.join(words) if words else 'none of [detect] keywords'}")
     excluded = sorted({m.group(0).lower() for m in _finditer(detector, "_exclude", summary)})
@@ -77,9 +88,9 @@ def explain(
     lines.append(f"  company:      {_said(iv.company if iv else labelled.company, mine.company if mine else None)}")
     lines.append(f"  notes:        {_said(iv.notes if iv else labelled.notes, mine.notes if mine else None)}")
     if iv is not None and config.steps:
-        first = config.steps[0]
+        step = config.steps[0]
         lines.append(
-            f"  window:       {first.name} between {_at(iv.end + first.after, zone)} and {_at(iv.end + first.before, zone)}"
+            f"  window:       {step.name} between {_at(iv.end + step.after, zone)} and {_at(iv.end + step.before, zone)}"
         )
     if tracked:
         lines.append("  you said:     track it (followupd track)")

@@ -69,6 +69,7 @@ class Event:
     organizer: Attendee | None = None
     attendees: tuple[Attendee, ...] = ()
     location: str = ""
+    all_day: bool = False  # dates, not times: from midnight to midnight in the user's zone
 
     @property
     def key(self) -> str:

@@ -256,6 +256,7 @@ def table(store: Store, zone: tzinfo, now: datetime, everything: bool = False) -
     body = []
     for row in [*data, *ignored]:
         start = datetime.fromisoformat(row["start"])
+        when = start.strftime("%a %d %b") + " all day" if _all_day(start, row["end"]) else f"{start:%a %d %b %H:%M}"
         due = datetime.fromisoformat(row["due_at"]).strftime("%a %d %b %H:%M") if row["due_at"] else "-"
         state = row["state"].replace("_", " ")
         if row["state"] == "ignored":
@@ -268,7 +269,7 @@ def table(store: Store, zone: tzinfo, now: datetime, everything: bool = False) -
             (
                 row["short_id"],
                 ellipsis(row["title"], TITLE),
-                start.strftime("%a %d %b %H:%M"),
+                when,
                 row["step"] or "-",
                 ellipsis(state, 80),
                 due,
@@ -285,6 +286,13 @@ def table(store: Store, zone: tzinfo, now: datetime, everything: bool = False) -
         + ("; `--all` lists ignored events too." if not everything else "; the ID column is accepted by every command.")
     )
     return "\n".join(lines)
+
+
+def _all_day(start: datetime, end: str) -> bool:
+    """Whether a span runs from midnight to midnight, whole days (in the shown zone)."""
+    finish = datetime.fromisoformat(end)
+    midnight = start.time() == finish.time() == datetime.min.time()
+    return midnight and finish > start
 
 
 def header(data: list[dict[str, Any]], ignored: list[dict[str, Any]], zone: tzinfo, now: datetime) -> str:

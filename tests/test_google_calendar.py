@@ -32,7 +32,7 @@ def source(tmp_path: Path, emulator: Emulator) -> Iterator[GoogleCalendarSource]
     made.close()
 
 
-def test_first_sync_maps_events_and_skips_closed_and_all_day_ones(
+def test_first_sync_maps_events_skips_closed_ones_and_flags_all_day_ones(
     emulator: Emulator,  # noqa: F811
     source: GoogleCalendarSource,
 ) -> None:
@@ -53,7 +53,10 @@ def test_first_sync_maps_events_and_skips_closed_and_all_day_ones(
     changes = source.fetch(None, SPAN)
     assert changes.complete and changes.removed == [] and changes.problems == []
     events = {e.key: e for e in changes.events}
-    assert sorted(events) == ["iv1", "mine"]
+    assert sorted(events) == ["allday", "iv1", "mine"]
+    allday = events.pop("allday")  # the detector refuses it; `status --all` lists it
+    assert allday.all_day and not events["iv1"].all_day
+    assert (allday.start, allday.end) == (datetime(2026, 11, 11, tzinfo=UTC), datetime(2026, 11, 12, tzinfo=UTC))
     event = events["iv1"]
     assert event.start == NOW + timedelta(days=1) and event.end == NOW + timedelta(days=1, hours=1)
     assert event.start.tzinfo == UTC

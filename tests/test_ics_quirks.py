@@ -41,8 +41,19 @@ def test_all_day_with_a_tzid_stays_all_day() -> None:
         ev("a", "DTSTART;TZID=Europe/Berlin;VALUE=DATE:20261105", "DTEND;TZID=Europe/Berlin;VALUE=DATE:20261106")
         + "\r\n"
         + ev("b", "DTSTART;TZID=Europe/Berlin;VALUE=DATE:20261105", "RRULE:FREQ=DAILY;COUNT=3")
+        + "\r\n"
+        + ev("c", "DTSTART;VALUE=DATE:20261105")  # no end: one day (RFC 5545 3.6.1)
+        + "\r\n"
+        + ev("d", "DTSTART;VALUE=DATE:20261105", "DURATION:P2D")
     )
-    assert events == [] and problems == []
+    assert problems == []
+    # Midnight to midnight in the user's zone (London), whatever the TZID says; an
+    # all-day series is not read at all.
+    assert [(e.uid, e.all_day, e.start, e.end) for e in events] == [
+        ("a", True, datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC)),
+        ("c", True, datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 6, tzinfo=UTC)),
+        ("d", True, datetime(2026, 11, 5, tzinfo=UTC), datetime(2026, 11, 7, tzinfo=UTC)),
+    ]
 
 
 def test_broken_todo_journal_freebusy_are_never_parsed() -> None:

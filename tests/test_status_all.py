@@ -61,6 +61,13 @@ def events() -> list[str]:
             description="Interview with the backend candidate, Michael. Scorecard in Greenhouse.",
         ),
         vevent("old-1@example.test", START - timedelta(hours=60), END - timedelta(hours=60), "Interview - Umbrella"),
+        vevent(  # a day blocked in the calendar, the way people note an onsite loop
+            "onsite-1@example.test",
+            START.date(),  # type: ignore[arg-type]
+            (START + timedelta(days=1)).date(),  # type: ignore[arg-type]
+            "Onsite interview day - Initrode",
+            organizer="Peter <peter@initrode.example>",
+        ),
     ]
 
 
@@ -84,6 +91,7 @@ def test_status_all_lists_every_event_seen_with_its_reason(cli: Cli) -> None:
     assert ignored["hooli-1@example.test"] == "you declined it"
     assert ignored["panel-1@example.test"] == "the description says you are the interviewer"
     assert ignored["old-1@example.test"] == "its window had closed before followupd first saw it"
+    assert ignored["onsite-1@example.test"] == "all-day"
     series = [k for k in ignored if k.startswith("sync@initech.com#")]
     assert series and all(ignored[k] == "organised by an excluded address (@initech.com)" for k in series)
     rows = everything(cli)
@@ -92,6 +100,7 @@ def test_status_all_lists_every_event_seen_with_its_reason(cli: Cli) -> None:
     table = cli("status", "--all").stdout
     assert table.splitlines()[0].startswith("1 interview · next draft") and " ignored" in table.splitlines()[0]
     assert "ignored (the title says mock)" in table
+    assert any("Wed 04 Nov all day" in line and "ignored (all-day)" in line for line in table.splitlines())
     assert "ignored (" not in cli("status").stdout
 
 
@@ -109,6 +118,25 @@ def test_track_makes_an_ignored_event_an_interview_and_skip_undoes_it(cli: Cli, 
     assert cli.step("globex-1@example.test")["state"] == "planned"
     cli.run((END + timedelta(hours=25)).isoformat())
     assert len(drafts(maildir)) == 2  # Acme's and Globex's thank-you
+
+
+def test_track_an_all_day_event(cli: Cli, maildir) -> None:  # type: ignore[no-untyped-def]
+    cli.run(NOW.isoformat())
+    explained = cli("explain", "onsite").stdout
+    assert "when:         Wed 4 Nov 2026, all day (no times: an interview only if you track it)" in explained
+    assert "verdict:      not an interview: all-day" in explained
+    out = cli("track", "onsite", "--now", NOW.isoformat()).stdout
+    assert "tracking onsite-1@example.test (Onsite interview day - Initrode) as an interview" in out
+    row = cli.step("onsite-1@example.test")
+    # The day ends at midnight in the user's zone (London: UTC in November); the
+    # thank-you window opens 24 hours later and the draft is due at 09:00, when business hours begin.
+    assert row["end"] == "2026-11-05T00:00:00+00:00" and row["window_start"] == "2026-11-06T00:00:00+00:00"
+    assert row["due_at"] == "2026-11-06T09:00:00+00:00"
+    assert "Wed 04 Nov all day" in cli("status").stdout
+    cli.run("2026-11-06T10:00:00+00:00")
+    assert cli.step("onsite-1@example.test")["state"] == "drafted"
+    made = [m for _, m in drafts(maildir) if "peter@initrode.example" in str(m["To"])]
+    assert len(made) == 1 and "Initrode" in made[0].get_body(("plain",)).get_content()
 
 
 def test_track_an_event_without_any_keyword(cli: Cli) -> None:

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections import Counter
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -78,14 +78,14 @@ class GoogleCalendarSource(CalendarSource):
             items, new_tokens[calendar_id] = self._list(calendar_id, span, tokens[calendar_id] if tokens else None)
             for item in items:
                 try:
-                    mapped = _event(item)
+                    mapped = _event(item, self.zone)
                 except (KeyError, TypeError, ValueError) as exc:
                     where = f"{self.label}: event {item.get('summary') or item.get('id', '?')!r} in {calendar_id}"
                     problems.append(Problem(where, f"skipped, it cannot be read ({type(exc).__name__}: {exc})"))
                     continue
                 if isinstance(mapped, str):
                     removed.append(mapped)
-                elif mapped is not None:
+                else:
                     events[mapped.key] = mapped  # the same event in two calendars counts once
         removed = [key for key in dict.fromkeys(removed) if key not in events]
         cursor = json.dumps({"v": 1, "tokens": new_tokens}, separators=(",", ":"))
@@ -160,15 +160,18 @@ def _tokens(cursor: str | None) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in tokens.items()} if isinstance(tokens, dict) else None
 
 
-def _event(item: dict[str, Any]) -> Event | str | None:
-    """An Event, the key of a cancelled one (str), or None for what followupd ignores."""
+def _event(item: dict[str, Any], zone: tzinfo) -> Event | str:
+    """An Event, or the key of a cancelled one (str)."""
     uid = str(item.get("recurringEventId") or item["id"])
     recurrence_id = _when(item["originalStartTime"], item) if item.get("recurringEventId") else None
     if item.get("status") == "cancelled":
         return event_key(uid, recurrence_id)
     start, end = item["start"], item["end"]
-    if "dateTime" not in start:
-        return None  # all-day: never an interview
+    all_day = "dateTime" not in start  # {"date": "2026-11-11"}: never an interview by itself
+    if all_day:
+        begins, ends = (_midnight(edge, zone) for edge in (start, end))
+    else:
+        begins, ends = _when(start, item), _when(end, item)
     organizer = item.get("organizer") or {}
     attendees = tuple(_attendee(a) for a in item.get("attendees", []) if a.get("email"))
     organizer_entry = next((a for a in attendees if a.email == str(organizer.get("email", "")).lower()), None)
@@ -177,8 +180,8 @@ def _event(item: dict[str, Any]) -> Event | str | None:
         recurrence_id=recurrence_id,
         summary=str(item.get("summary", "")),
         description=_plain(str(item.get("description", ""))),
-        start=_when(start, item),
-        end=_when(end, item),
+        start=begins,
+        end=max(begins, ends),
         status=str(item.get("status", "confirmed")),
         organizer=Attendee(
             email=str(organizer["email"]).lower(),
@@ -190,7 +193,13 @@ def _event(item: dict[str, Any]) -> Event | str | None:
         else None,
         attendees=attendees,
         location=str(item.get("location", "")),
+        all_day=all_day,
     )
+
+
+def _midnight(edge: dict[str, Any], zone: tzinfo) -> datetime:
+    """An all-day edge ({"date": "2026-11-11"}, the end exclusive) at midnight in the user's zone."""
+    return datetime.combine(date.fromisoformat(str(edge["date"])), time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _attendee(data: dict[str, Any]) -> Attendee:

@@ -7,7 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import icalendar
@@ -63,7 +63,8 @@ def events_in(
 ) -> tuple[list[Event], list[Problem]]:
     """Expand recurrences and normalise every timed VEVENT overlapping `span`.
 
-    Floating times are read in `zone`; all-day events are skipped. Broken entries
+    Floating times are read in `zone`; a one-off all-day event is read as midnight to
+    midnight there (flagged `all_day`), an all-day series is skipped. Broken entries
     become problems naming the event and never hide the rest of the calendar. Given
     `attendance`, a series the user does not take part in is not expanded (its moved
     instances are still read one by one). Expansion is bounded (see expand.py).
@@ -281,23 +282,58 @@ def _instant(value: Any, zone: tzinfo) -> datetime | None:
     raise ValueError(f"unexpected time value {value!r}")
 
 
+def _day(value: date, zone: tzinfo) -> datetime:
+    """Midnight at the start of `value` in the user's zone, in UTC."""
+    return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def _all_day(component: Any, begins: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """An all-day event's span: from midnight to midnight in the user's zone; one day
+    when it gives neither a date DTEND nor a DURATION (RFC 5545 3.6.1)."""
+    start = _day(begins, zone)
+    ends = component.decoded("DTEND") if component.get("DTEND") is not None else None
+    if isinstance(ends, date) and not isinstance(ends, datetime):
+        end = _day(ends, zone)
+    elif component.get("DURATION") is not None:
+        end = _day(begins + component.decoded("DURATION"), zone)
+    else:
+        end = _day(begins + timedelta(days=1), zone)
+    return start, max(end, start)
+
+
 def _event(component: Any, zone: tzinfo, recurring: set[str], cancelled: bool) -> Event | None:
-    start = _instant(component.decoded("DTSTART"), zone)
+    begins = component.decoded("DTSTART")
+    all_day = isinstance(begins, date) and not isinstance(begins, datetime)
+    if all_day:  # never an interview by itself; listed by `status --all`, and `track` can make it one
+        return _build(component, zone, recurring, cancelled, *_all_day(component, begins, zone), all_day=True)
+    start = _instant(begins, zone)
     if start is None:
         return None
+    end: datetime | None = start
     if component.get("DTEND") is not None:
         end = _instant(component.decoded("DTEND"), zone)
     elif component.get("DURATION") is not None:
         end = start + component.decoded("DURATION")
-    else:
-        end = start
     if end is None:
         return None
-    end = max(end, start)
+    return _build(component, zone, recurring, cancelled, start, max(end, start))
+
+
+def _build(
+    component: Any,
+    zone: tzinfo,
+    recurring: set[str],
+    cancelled: bool,
+    start: datetime,
+    end: datetime,
+    all_day: bool = False,
+) -> Event:
     uid = str(component["UID"])
     recurrence_id = None
     if uid in recurring and component.get("RECURRENCE-ID") is not None:
-        recurrence_id = _instant(component.decoded("RECURRENCE-ID"), zone)
+        moved = component.decoded("RECURRENCE-ID")
+        # An all-day occurrence's id: its date at midnight UTC, a key no zone changes.
+        recurrence_id = _instant(moved, zone) or datetime.combine(moved, time(0), tzinfo=UTC)
     status = str(component.get("STATUS", "CONFIRMED")).lower()
     if cancelled:
         status = "cancelled"
@@ -316,6 +352,7 @@ def _event(component: Any, zone: tzinfo, recurring: set[str], cancelled: bool) -
         status=status if status in ("confirmed", "tentative", "cancelled") else "confirmed",
         organizer=organizer,
         attendees=tuple(a for a in (_address(v) for v in attendees) if a is not None),
+        all_day=all_day,
     )
 
 
