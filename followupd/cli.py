@@ -89,25 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force-templates", action="store_true", help=argparse.SUPPRESS)
 
     preview = sub.add_parser("preview", help="print the draft for an interview without touching the mailbox")
-    preview.add_argument("uid", help="the interview's uid (see `followupd status`)")
+    preview.add_argument("uid", metavar="ID", help="an id from `followupd status`, or the interview's UID")
     preview.add_argument("--step", help="which step (default: the first)")
     preview.add_argument("--now", type=_instant, metavar="ISO8601", help="render as if it were this instant")
 
     skip = sub.add_parser("skip", help="stop following up on one interview, or every occurrence of a series")
-    skip.add_argument("uid", help="an id from `followupd status` (a prefix will do), a series UID, or UID#occurrence")
+    skip.add_argument("uid", metavar="ID", help="an id from `followupd status` (sync#1104), a series' (sync), or a UID")
     skip.add_argument("--undo", action="store_true", help="follow up on it again")
     skip.add_argument("--now", type=_instant, metavar="ISO8601", help="re-plan as if it were this instant")
 
     note = sub.add_parser("note", help="your notes for an interview (Role:, Company:, Notes:), kept by followupd")
-    note.add_argument("uid", help="an id from `followupd status` (a prefix will do)")
+    note.add_argument("uid", metavar="ID", help="an id from `followupd status`, or the interview's UID")
     note.add_argument("text", nargs="?", help="the notes; without it, $VISUAL or $EDITOR opens on them")
     note.add_argument("--clear", action="store_true", help="remove your notes")
     track = sub.add_parser("track", help="follow up on an event followupd ignored (the inverse of skip)")
-    track.add_argument("uid", help="an id from `followupd status --all`, a series UID, or UID#occurrence")
+    track.add_argument(
+        "uid", metavar="ID", help="an id from `followupd status --all` (sync#1104), a series' (sync), or a UID"
+    )
     track.add_argument("--undo", action="store_true", help="let the detector decide again")
     track.add_argument("--now", type=_instant, metavar="ISO8601", help="as if it were this instant")
     explain = sub.add_parser("explain", help="say in plain words what followupd read from one event")
-    explain.add_argument("uid", help="an id from `followupd status --all` or an event UID")
+    explain.add_argument("uid", metavar="ID", help="an id from `followupd status --all`, or an event UID")
     explain.add_argument("--now", type=_instant, metavar="ISO8601", help="as if it were this instant")
 
     demo = sub.add_parser("demo", help="run the whole pipeline on a sample calendar and a temporary Maildir")
