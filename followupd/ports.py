@@ -66,6 +66,8 @@ class Ports:
             log.log(logging.WARNING if kind_ == "transient" else logging.ERROR, "%s", message)
             if kind_ == "auth":
                 report.notices.append(Notice("reauthorise", message))
+            elif kind_ != "transient":  # an outage passes by itself; this needs the user
+                report.notices.append(Notice("problem", message))
         else:
             log.debug("still failing: %s", message)
             report.repeated.append(message)

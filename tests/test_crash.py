@@ -16,7 +16,7 @@ from pathlib import Path
 from followupd import config as config_module
 from followupd.compose import message_id
 
-from support.crash import preload, run_pass, trials
+from support.crash import events_in_a_full_pass, preload, trials
 from support.harness import make_maildir, write_config
 from support.ics import calendar, vevent
 
@@ -70,19 +70,12 @@ def _maildir_drafts(root: Path):  # type: ignore[no-untyped-def]
     return count
 
 
-def _events_in_a_full_pass(world) -> int:  # type: ignore[no-untyped-def]
-    config, _state, due, _ = world(10_000)
-    killed, events = run_pass(config, due)
-    assert not killed and events > 100
-    return events
-
-
 def _kill_and_check(name: str, count: int, world, drafts_of) -> None:  # type: ignore[no-untyped-def]
     """Run `count` kills on one backend and require a clean tally."""
     tally = trials(
         seed=SEED,
         count=count,
-        max_events=_events_in_a_full_pass(world),
+        max_events=events_in_a_full_pass(world),
         world=world,
         drafts_of=drafts_of,
         expected_ids=_expected,

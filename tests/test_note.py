@@ -146,6 +146,17 @@ def test_interview_ended_is_told_once_with_how_to_add_notes(cli: Cli, maildir: P
     assert [e for e, _ in notices(cli)] == ["interview-ended", "draft-created"]
 
 
+def test_a_problem_that_needs_the_user_is_told_once(cli: Cli, maildir: Path) -> None:
+    import shutil
+
+    drafts_dir = next(p for p in maildir.rglob("*Drafts") if p.is_dir())
+    shutil.rmtree(drafts_dir)  # the user renamed it in their mail client, say
+    cli.run((END + timedelta(minutes=5)).isoformat(), check=False)
+    cli.run((END + timedelta(minutes=10)).isoformat(), check=False)
+    told = [m for e, m in notices(cli) if e == "problem"]
+    assert len(told) == 1 and "Drafts" in told[0], notices(cli)
+
+
 def test_an_unknown_or_ambiguous_id_is_a_clear_error(cli: Cli, maildir: Path) -> None:
     other = vevent("7kq2m9x0beta@google.com", START, END, "Phone screen - Globex")
     first = vevent(UID, START, END, "Interview: Backend Engineer at Acme")

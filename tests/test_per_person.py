@@ -12,7 +12,7 @@ from followupd.compose import message_id
 from followupd.config import Me
 from followupd.secrets import SecretStore
 
-from support.crash import preload, trials
+from support.crash import events_in_a_full_pass, preload, trials
 from support.google_emulator.fixtures import emulator  # noqa: F401
 from support.harness import Cli, make_maildir, write_config
 from support.ics import calendar, vevent
@@ -24,6 +24,8 @@ DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
 UID = "panel-1@acme.io"
 ME = Me(name="Ada Lovelace", email="ada@example.org")
 PEOPLE = ["jane.doe@acme.io", "tom.baker@acme.io", "priya.shah@acme.io"]
+# The IMAP and Gmail kill runs talk to a server on every pass: fewer kills than Maildir's.
+REMOTE_KILLS = 30
 STEPS = """
 [[steps]]
 name = "thank-you"
@@ -149,7 +151,7 @@ def test_sigkill_per_person_exactly_once_on_maildir(tmp_path: Path) -> None:
     tally = trials(
         seed=12,
         count=40,
-        max_events=60000,
+        max_events=events_in_a_full_pass(world),
         world=world,
         drafts_of=_drafts_of(lambda n: root / f"trial{n}" / "Mail"),
         expected_ids=lambda n, config: list(ids().values()),
@@ -202,3 +204,87 @@ def test_per_person_on_gmail(home: Path, emulator) -> None:  # type: ignore[no-u
     want = {message_id("panel1", "thank-you", ME, p) for p in PEOPLE}
     assert {m.header("Message-ID") for _, m in emulator.drafts()} == want
     assert sorted(r["person"] for r in cli.status() if r["step"] == "thank-you") == sorted(PEOPLE)
+
+
+def test_sigkill_per_person_exactly_once_on_imap(tmp_path: Path, dovecot) -> None:  # type: ignore[no-untyped-def]
+    from support.servers import ImapAccount
+
+    preload("followupd.mailboxes.imap", "imapclient")
+    root = tmp_path / "worlds"
+    accounts: dict[int, ImapAccount] = {}
+
+    def world(n: int):  # type: ignore[no-untyped-def]
+        home = root / f"trial{n}"
+        home.mkdir(parents=True)
+        account = accounts.setdefault(n, dovecot.add_user())  # a fresh Dovecot user per trial
+        SecretStore("file", home / "state").set("imap", account.username, account.password)
+        cli = ics_world(home, account.mailbox_toml(), '\n[secrets]\nbackend = "file"\n')
+        return cli.config, home / "state", DUE, [UID]
+
+    def drafts_of(n: int, wanted: list[str]) -> dict[str, int]:
+        client = accounts[n].connect()
+        try:
+            client.select_folder("Drafts", readonly=True)
+            counts = {mid: len(client.search(["NOT", "DELETED", "HEADER", "Message-ID", mid])) for mid in wanted}
+            return {mid: found for mid, found in counts.items() if found}
+        finally:
+            accounts[n].close()
+
+    tally = trials(
+        seed=13,
+        count=REMOTE_KILLS,
+        max_events=events_in_a_full_pass(world),
+        world=world,
+        drafts_of=drafts_of,
+        expected_ids=lambda n, config: list(ids().values()),
+    )
+    assert tally.failures == [], tally.failures[:5]
+    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
+
+
+def test_sigkill_per_person_exactly_once_on_gmail(tmp_path: Path, emulator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from followupd.google import credentials
+
+    from support.google_emulator.fixtures import ACCOUNT, gevent, google_config
+    from support.google_emulator.gmail import Gmail
+
+    preload("followupd.mailboxes.gmail", "followupd.calendars.google", "googleapiclient.discovery")
+    emulator.now = lambda: DUE
+    emulator.put_event(
+        gevent(
+            "panel1",
+            "Panel interview: Backend Engineer at Acme",
+            START,
+            others=("jane.doe@acme.io", "tom.baker@acme.io", "priya.shah@acme.io"),
+        )
+    )
+    root = tmp_path / "worlds"
+    accounts: dict[int, Gmail] = {}
+
+    def world(n: int):  # type: ignore[no-untyped-def]
+        home = root / f"trial{n}"
+        home.mkdir(parents=True)
+        with emulator.lock:  # a fresh Gmail account per trial, on the one calendar
+            emulator.gmail = accounts.setdefault(n, Gmail(ACCOUNT))
+        config = google_config(home, emulator, extra=STEPS)
+        credentials.save(SecretStore("file", home / "state"), ACCOUNT, credentials.Grant.from_info(emulator.grant()))
+        return config, home / "state", DUE, ["panel1"]
+
+    def drafts_of(n: int, wanted: list[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for stored in accounts[n].drafts.values():
+            mid = accounts[n].messages[stored].header("Message-ID")
+            if mid in wanted:
+                counts[mid] = counts.get(mid, 0) + 1
+        return counts
+
+    tally = trials(
+        seed=14,
+        count=REMOTE_KILLS,
+        max_events=events_in_a_full_pass(world),
+        world=world,
+        drafts_of=drafts_of,
+        expected_ids=lambda n, config: [message_id("panel1", "thank-you", ME, p) for p in PEOPLE],
+    )
+    assert tally.failures == [], tally.failures[:5]
+    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0

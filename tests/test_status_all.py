@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,15 @@ def test_status_all_lists_every_event_seen_with_its_reason(cli: Cli) -> None:
     assert "ignored (the title says mock)" in table
     assert any("Wed 04 Nov all day" in line and "ignored (all-day)" in line for line in table.splitlines())
     assert "ignored (" not in cli("status").stdout
+
+
+def test_the_readme_lists_every_json_key(cli: Cli) -> None:
+    """The automation contract (README "For scripts") names every key `status --json` has."""
+    cli.run(NOW.isoformat())
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    contract = readme.split("### For scripts", 1)[1].split("\n### ", 1)[0]
+    keys = {key for row in everything(cli) for key in row}
+    assert len(keys) > 20 and {key for key in keys if f"`{key}`" not in contract} == set()
 
 
 def test_track_makes_an_ignored_event_an_interview_and_skip_undoes_it(cli: Cli, maildir) -> None:  # type: ignore[no-untyped-def]
