@@ -68,6 +68,9 @@ def explain(
     mine_status = [a.partstat for a in event.attendees if detector._mine(a)]
     answer = ", ".join(str(p) for p in mine_status) if mine_status else "you are not among the attendees"
     lines.append(f"  your answer:  {answer}" + (f" → {why}" if cancelled else " → counts"))
+    iv = detection.interview
+    # A refused event is read as `track` would read it: what tracking it would give.
+    reading = iv or detector.detect(event, tracked=True).interview
     lines.append("  people:")
     people = ([event.organizer] if event.organizer else []) + list(event.attendees)
     seen: set[str] = set()
@@ -79,14 +82,16 @@ def explain(
             continue
         seen.add(email)
         verdict = f"dropped: {dropped}" if dropped else "kept: a recipient of its drafts"
+        if not dropped and iv is None:
+            verdict = "kept: would get its drafts if you track it"
         lines.append(f"    {email} ({role}) — {verdict}")
     if not people:
         lines.append("    nobody listed; addresses written in the description are used")
     labelled = read_fields(description)
-    iv = detection.interview
-    lines.append(f"  role:         {_said(iv.role if iv else labelled.role, mine.role if mine else None)}")
-    lines.append(f"  company:      {_said(iv.company if iv else labelled.company, mine.company if mine else None)}")
-    lines.append(f"  notes:        {_said(iv.notes if iv else labelled.notes, mine.notes if mine else None)}")
+    role, company = (reading.role, reading.company) if reading else (labelled.role, labelled.company)
+    lines.append(f"  role:         {_said(role, mine.role if mine else None)}")
+    lines.append(f"  company:      {_said(company, mine.company if mine else None)}")
+    lines.append(f"  notes:        {_said(labelled.notes, mine.notes if mine else None)}")
     if iv is not None and config.steps:
         step = config.steps[0]
         lines.append(
@@ -96,6 +101,7 @@ def explain(
         lines.append("  you said:     track it (followupd track)")
     if iv is None:
         lines.append(f"  verdict:      not an interview: {detection.reason}")
+        lines.append("  to follow it: `followupd track` with this id (the role, company and people above)")
     elif iv.cancelled:
         lines.append(f"  verdict:      an interview, but {detection.reason}: no follow-up")
     else:

@@ -135,6 +135,9 @@ def test_track_an_all_day_event(cli: Cli, maildir) -> None:  # type: ignore[no-u
     explained = cli("explain", "onsite").stdout
     assert "when:         Wed 4 Nov 2026, all day (no times: an interview only if you track it)" in explained
     assert "verdict:      not an interview: all-day" in explained
+    # What tracking it would give: the company from the title, the organiser as recipient.
+    assert "company:      Initrode" in explained
+    assert "peter@initrode.example (organiser) — kept: would get its drafts if you track it" in explained
     out = cli("track", "onsite", "--now", NOW.isoformat()).stdout
     assert "tracking onsite-1@example.test (Onsite interview day - Initrode) as an interview" in out
     row = cli.step("onsite-1@example.test")
