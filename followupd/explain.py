@@ -76,7 +76,7 @@ def explain(
     seen: set[str] = set()
     for who in people:
         email = who.email.lower()
-        role = "organiser" if who is event.organizer else "attendee"
+        part = "organiser" if who is event.organizer else "attendee"
         dropped = _why_dropped(detector, who)
         if dropped is None and email in seen:
             continue
@@ -84,7 +84,7 @@ def explain(
         verdict = f"dropped: {dropped}" if dropped else "kept: a recipient of its drafts"
         if not dropped and iv is None:
             verdict = "kept: would get its drafts if you track it"
-        lines.append(f"    {email} ({role}) — {verdict}")
+        lines.append(f"    {email} ({part}) — {verdict}")
     if not people:
         lines.append("    nobody listed; addresses written in the description are used")
     labelled = read_fields(description)
