@@ -106,7 +106,7 @@ class Detector:
             return "the description says you are the interviewer"
         organiser = self.excluded_organiser(event)
         if organiser:
-            return f"organised by an excluded address ({organiser})"
+            return f"organised by an excluded address: {organiser}"
         return None
 
     def excluded_organiser(self, event: Event) -> str | None:

@@ -254,9 +254,11 @@ def table(store: Store, zone: tzinfo, now: datetime, everything: bool = False) -
         return "\n".join(lines)
     titles = ("ID", "INTERVIEW", "WHEN", "STEP", "STATE", "DUE", "TO")
     body = []
-    for row in [*data, *ignored]:
+    for row in [*data, *_one_per_series(ignored)]:
         start = datetime.fromisoformat(row["start"])
         when = start.strftime("%a %d %b") + " all day" if _all_day(start, row["end"]) else f"{start:%a %d %b %H:%M}"
+        if row.get("more"):
+            when += f" and {row['more']} more"
         due = datetime.fromisoformat(row["due_at"]).strftime("%a %d %b %H:%M") if row["due_at"] else "-"
         state = row["state"].replace("_", " ")
         if row["state"] == "ignored":
@@ -286,6 +288,27 @@ def table(store: Store, zone: tzinfo, now: datetime, everything: bool = False) -
         + ("; `--all` lists ignored events too." if not everything else "; the ID column is accepted by every command.")
     )
     return "\n".join(lines)
+
+
+def _one_per_series(ignored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table's ignored rows: a recurring series ignored for one reason is one row,
+    under the series' id (which `track` and `skip` take), counting its other occurrences."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    out: list[dict[str, Any]] = []
+    for row in ignored:
+        uid, at = split_key(row["uid"])
+        group = (uid, row["reason"])
+        if at is not None and group in groups:
+            groups[group]["more"] += 1
+            continue
+        shown = dict(row, more=0)
+        if at is not None:
+            groups[group] = shown
+        out.append(shown)
+    for row in out:
+        if row["more"]:
+            row["short_id"] = row["short_id"].rsplit("#", 1)[0]
+    return out
 
 
 def _all_day(start: datetime, end: str) -> bool:
