@@ -1,7 +1,8 @@
 """The daemon's scheduler jobs: derived from the store after every pass, never stored.
 
-One date job per planned follow-up at its `due_at`, plus the periodic sync and a retry
-after a transient failure. The store stays the single source of truth: `due_jobs` is a
+One date job per planned follow-up at its `due_at`, one at the end of each interview
+whose user is to be told to add notes, plus the periodic sync and a retry after a
+transient failure. The store stays the single source of truth: `due_jobs` is a
 pure function of its follow-ups, and `DueJobs.apply` makes the scheduler match it.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -23,16 +24,22 @@ log = logging.getLogger(__name__)
 SYNC_JOB = "sync"
 RETRY_JOB = "retry"
 DUE_JOB = "due "  # + "<uid> <step>"
+ENDED_JOB = "ended "  # + "<uid>": the interview-ended nudge
 RETRY_FIRST = timedelta(seconds=15)
 
 
-def due_jobs(followups: Iterable[FollowUp], now: datetime) -> dict[str, datetime]:
-    """Job id → run time, one per planned follow-up not yet due at `now`."""
-    return {
+def due_jobs(
+    followups: Iterable[FollowUp], now: datetime, ends: Mapping[str, datetime] | None = None
+) -> dict[str, datetime]:
+    """Job id → run time, one per planned follow-up not yet due at `now`, and one per
+    interview end in `ends` (policy.say.ending) still to come."""
+    jobs = {
         f"{DUE_JOB}{f.uid} {f.step}": f.due_at
         for f in followups
         if f.state == State.PLANNED and f.due_at is not None and f.due_at > now
     }
+    jobs.update({f"{ENDED_JOB}{uid}": at for uid, at in (ends or {}).items() if at > now})
+    return jobs
 
 
 def backoff(failures: int, poll: timedelta) -> timedelta | None:
@@ -58,10 +65,8 @@ class DueJobs:
                 self.scheduler.remove_job(job_id)
         for job_id, at in wanted.items():
             if self._due.get(job_id) != at:
-                step = job_id.rsplit(" ", 1)[1]
-                self.scheduler.add_job(
-                    self.request, "date", run_date=at, id=job_id, args=[f"{step} due"], replace_existing=True
-                )
+                why = "an interview ended" if job_id.startswith(ENDED_JOB) else f"{job_id.rsplit(' ', 1)[1]} due"
+                self.scheduler.add_job(self.request, "date", run_date=at, id=job_id, args=[why], replace_existing=True)
         self._due = wanted
 
     def retry(self, now: datetime, poll: timedelta, failing: bool) -> None:

@@ -226,3 +226,49 @@ def test_due_jobs_are_derived_from_planned_follow_ups_only() -> None:
         FollowUp("d", "check-in", 1, State.PLANNED, due_at=None),
     ]
     assert due_jobs(followups, now) == {"due a thank-you": later}
+
+
+def test_an_interview_end_is_a_job_while_its_nudge_is_to_come() -> None:
+    """The interview-ended nudge runs a pass when the interview ends, not at the next
+    poll (which may be an hour away): one date job per interview still to end."""
+    from followupd.daemon_jobs import DueJobs, due_jobs
+    from followupd.model import Contact, Interview, InterviewRecord, State
+    from followupd.policy.say import ending
+    from followupd.store import FollowUp
+
+    now = datetime(2026, 11, 5, 12, tzinfo=UTC)
+
+    def record(uid: str, end: datetime, skipped: bool = False) -> InterviewRecord:
+        iv = Interview(uid, "Interview", end - timedelta(hours=1), end, (Contact("j@acme.io"),), "Acme", None, None)
+        return InterviewRecord(iv, skipped=skipped)
+
+    records = [
+        record("soon", now + timedelta(minutes=30)),
+        record("over", now - timedelta(minutes=5)),  # the pass running now tells it
+        record("told", now + timedelta(hours=2)),
+        record("skipped", now + timedelta(hours=2), skipped=True),
+    ]
+    planned = {r.uid: [FollowUp(r.uid, "thank-you", 0, State.PLANNED)] for r in records}
+    ends = ending(records, planned, {"told"}, now)
+    assert ends == {"soon": now + timedelta(minutes=30)}
+    assert due_jobs([], now, ends) == {"ended soon": now + timedelta(minutes=30)}
+
+    class Scheduler:
+        def __init__(self) -> None:
+            self.jobs: dict[str, tuple[datetime, list[str]]] = {}
+
+        def add_job(self, func, trigger, run_date, id, args, replace_existing):  # type: ignore[no-untyped-def]  # noqa: A002
+            self.jobs[id] = (run_date, args)
+
+        def remove_job(self, job_id: str) -> None:
+            del self.jobs[job_id]
+
+    scheduler = Scheduler()
+    jobs = DueJobs(scheduler, lambda reason: None)
+    jobs.apply(due_jobs([FollowUp("soon", "thank-you", 0, State.PLANNED, due_at=now + timedelta(days=1))], now, ends))
+    assert scheduler.jobs == {
+        "ended soon": (now + timedelta(minutes=30), ["an interview ended"]),
+        "due soon thank-you": (now + timedelta(days=1), ["thank-you due"]),
+    }
+    jobs.apply(due_jobs([], now, {}))  # told: the job goes
+    assert scheduler.jobs == {}

@@ -33,15 +33,25 @@ def ended(
     only while no draft of it exists yet and a step is planned (notes are for the
     drafts to come; a nudge for history, a skipped or a cancelled interview would be
     noise)."""
-    due = []
-    for record in records:
-        iv = record.interview
-        if record.uid in nudged or iv.cancelled or record.skipped or iv.end > now:
-            continue
-        steps = followups.get(record.uid, ())
-        if all(f.message_id is None for f in steps) and any(f.state == State.PLANNED for f in steps):
-            due.append(record.uid)
-    return due
+    return [r.uid for r in records if r.interview.end <= now and _nudge_due(r, followups, nudged)]
+
+
+def ending(
+    records: Iterable[InterviewRecord],
+    followups: Mapping[str, Sequence[FollowUp]],
+    nudged: Collection[str],
+    now: datetime,
+) -> dict[str, datetime]:
+    """The interviews not over yet that `ended` will name when they end, and when: the
+    daemon runs a pass then, so the nudge does not wait for the next poll."""
+    return {r.uid: r.interview.end for r in records if r.interview.end > now and _nudge_due(r, followups, nudged)}
+
+
+def _nudge_due(record: InterviewRecord, followups: Mapping[str, Sequence[FollowUp]], nudged: Collection[str]) -> bool:
+    if record.uid in nudged or record.interview.cancelled or record.skipped:
+        return False
+    steps = followups.get(record.uid, ())
+    return all(f.message_id is None for f in steps) and any(f.state == State.PLANNED for f in steps)
 
 
 def tracked(key: str, event_uid: str, corrections: Mapping[str, str]) -> bool:
