@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 
 from followupd.config import Detect, Me
 from followupd.html_text import description_text, html_to_text
@@ -54,9 +55,12 @@ class Detection:
 
 
 class Detector:
-    def __init__(self, me: Me, settings: Detect) -> None:
+    def __init__(self, me: Me, settings: Detect, hours: tuple[time, time] = (time(9), time(18))) -> None:
+        """`hours`: the user's business hours ([window] business_hours), the span of a
+        day an all-day interview they track is taken to fill."""
         self.me = me
         self.settings = settings
+        self.hours = hours
         self._keywords = _phrases(settings.keywords)
         self._exclude = _phrases(settings.exclude)
         self._needles = tuple(max(re.split(r"\W+", k.lower()), key=len) for k in settings.keywords)
@@ -77,11 +81,12 @@ class Detector:
         contacts = self._contacts(event, description)
         role, company = self._role_and_company(event, summary, description, contacts)
         fields = read_fields(description)
+        start, end = self._working_day(event) if event.all_day else (event.start, event.end)
         interview = Interview(
             uid=event.key,
             title=summary or "(untitled interview)",
-            start=event.start,
-            end=event.end,
+            start=start,
+            end=end,
             contacts=contacts,
             company=company,
             role=role,
@@ -91,6 +96,18 @@ class Detector:
             recurrence_id=event.recurrence_id,
         )
         return Detection(interview, reason)
+
+    def _working_day(self, event: Event) -> tuple[datetime, datetime]:
+        """A tracked all-day interview (an onsite day) from the start of business hours
+        on its first day to their end on its last, in the user's zone: it is over when
+        the working day is, not at midnight, so its thank-you comes the next working day."""
+        zone = self.me.timezone
+        first = event.start.astimezone(zone).date()
+        last = max(first, (event.end - timedelta(seconds=1)).astimezone(zone).date())
+        start = datetime.combine(first, self.hours[0], tzinfo=zone).astimezone(UTC)
+        closes = datetime.combine(last, self.hours[1], tzinfo=zone).astimezone(UTC)
+        end = event.end if self.hours[1] == time.max else min(closes, event.end)  # "…-24:00": midnight
+        return start, max(start, end)
 
     def refusal(self, event: Event, summary: str, description: str) -> str | None:
         """Why the event is not an interview before anyone's answer is read, or None."""

@@ -68,7 +68,7 @@ class Engine:
         self.clock = clock
         self.ports = Ports(store, calendar, mailbox)
         self.steps = {s.name: s for s in config.steps}
-        self.detector = Detector(config.me, config.detect)
+        self.detector = Detector(config.me, config.detect, config.window.business_hours)
         self.composer = Composer(config.me, config.me.timezone, config.templates_dir)
         self.schedule = policy.Schedule(config.me.timezone, config.window.business_hours, config.window.weekdays)
 

@@ -43,7 +43,7 @@ def explain(
     config: Config, event: Event, tracked: bool, mine: UserNotes | None, state: str | None, now: datetime
 ) -> list[str]:
     zone = config.me.timezone
-    detector = Detector(config.me, config.detect)
+    detector = Detector(config.me, config.detect, config.window.business_hours)
     summary = clean_line(event.summary)
     description = description_text(event.description)
     detection = detector.detect(event, tracked)

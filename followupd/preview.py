@@ -59,7 +59,7 @@ def find_interview(config: Config, store: Store | None, uid: str, clock: Clock) 
         return record.interview
     # Not stored yet: read the calendar (read-only) so templates can be tried before a first pass.
     now = clock.now()
-    detector = Detector(config.me, config.detect)
+    detector = Detector(config.me, config.detect, config.window.business_hours)
     source = open_calendar(config, secret_store(config), detector.mentions_keyword)
     try:
         span = TimeRange(now - config.steps[0].before - LOOKAHEAD, now + LOOKAHEAD)

@@ -148,7 +148,7 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
     if not found:
         out(f"tracking {target}: it will be followed when the calendar shows it")
         return
-    detector = Detector(config.me, config.detect)
+    detector = Detector(config.me, config.detect, config.window.business_hours)
     seen = [policy.Seen(e.key, detector.detect(e, tracked=True).interview, "tracked by you") for e in found]
     records = {r.uid: r for r in store.interviews()}
     followups: dict[str, list] = {}

@@ -292,3 +292,35 @@ def test_a_tools_name_in_the_title_is_not_the_company() -> None:
     ).interview
     assert found is not None
     assert (found.role, found.company) == ("Backend Developer", "Stadtwerke Nord")
+
+
+def test_an_all_day_event_counts_only_when_tracked_and_fills_the_working_day() -> None:
+    """Two all-day days across the spring-forward night in Berlin: from 09:00 CET on
+    the first to 18:00 CEST on the last, in business hours; round-the-clock hours keep
+    the event's own midnight."""
+    from datetime import time
+
+    berlin = ZoneInfo("Europe/Berlin")
+    me = Me(name="Ada Lovelace", email="ada@example.org", timezone=berlin)
+    first = datetime(2026, 3, 28, tzinfo=berlin).astimezone(UTC)
+    onsite = Event(
+        "day",
+        None,
+        "Onsite interview - Acme",
+        "",
+        first,
+        datetime(2026, 3, 30, tzinfo=berlin).astimezone(UTC),
+        organizer=Attendee("jane@acme.io", "Jane Doe", Partstat.ACCEPTED),
+        attendees=(Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),),
+        all_day=True,
+    )
+    found = Detector(me, Detect()).detect(onsite)
+    assert found.interview is None and found.reason == "all-day"
+    tracked = Detector(me, Detect()).detect(onsite, tracked=True).interview
+    assert tracked is not None
+    assert (tracked.start, tracked.end) == (
+        datetime(2026, 3, 28, 8, tzinfo=UTC),  # 09:00 CET
+        datetime(2026, 3, 29, 16, tzinfo=UTC),  # 18:00 CEST
+    )
+    always = Detector(me, Detect(), (time(0), time.max)).detect(onsite, tracked=True).interview
+    assert always is not None and (always.start, always.end) == (onsite.start, onsite.end)

@@ -144,11 +144,11 @@ def test_track_an_all_day_event(cli: Cli, maildir) -> None:  # type: ignore[no-u
     out = cli("track", "onsite", "--now", NOW.isoformat()).stdout
     assert "tracking onsite-1@example.test (Onsite interview day - Initrode) as an interview" in out
     row = cli.step("onsite-1@example.test")
-    # The day ends at midnight in the user's zone (London: UTC in November); the
-    # thank-you window opens 24 hours later and the draft is due at 09:00, when business hours begin.
-    assert row["end"] == "2026-11-05T00:00:00+00:00" and row["window_start"] == "2026-11-06T00:00:00+00:00"
-    assert row["due_at"] == "2026-11-06T09:00:00+00:00"
-    assert "Wed 04 Nov all day" in cli("status").stdout
+    # It fills the working day (business hours 09:00-18:00 in London, UTC in November),
+    # so its thank-you window opens Thursday at 18:00, not a day later at midnight.
+    assert (row["start"], row["end"]) == ("2026-11-04T09:00:00+00:00", "2026-11-04T18:00:00+00:00")
+    # As for any interview that ends at 18:00: due when business hours next begin.
+    assert (row["window_start"], row["due_at"]) == ("2026-11-05T18:00:00+00:00", "2026-11-06T09:00:00+00:00")
     cli.run("2026-11-06T10:00:00+00:00")
     assert cli.step("onsite-1@example.test")["state"] == "drafted"
     made = [m for _, m in drafts(maildir) if "peter@initrode.example" in str(m["To"])]
