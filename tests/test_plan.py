@@ -146,3 +146,33 @@ def test_planner_invariants(world, zone) -> None:  # type: ignore[no-untyped-def
         if d.step == "check-in" and d.state == State.PLANNED and d.due_at is not None:
             previous = followups.get((d.uid, "thank-you"))
             assert previous is not None and previous.state == State.SENT
+
+
+def test_a_step_to_everyone_after_per_person_drafts() -> None:
+    """The check-in after three per-person thank-yous waits for any of them to be sent,
+    says so in words, and is not cancelled because one of the three drafts was deleted."""
+    steps = (
+        ResolvedStep("thank-you", "thank-you.txt.j2", timedelta(hours=24), timedelta(hours=48), per_person=True),
+        STEPS[1],
+    )
+    end = datetime(2026, 11, 4, 15, tzinfo=UTC)
+    people = (Contact("jane@acme.io", "Jane"), Contact("tom@acme.io", "Tom"), Contact("priya@acme.io", "Priya"))
+    record = InterviewRecord(Interview("u", "Interview", end - timedelta(hours=1), end, people, "Acme", None, None))
+    now = end + timedelta(hours=30)
+
+    def check_in(states: dict[str, State], sent_at: datetime | None = None) -> tuple[State, str | None]:
+        followups = {
+            ("u", f"thank-you/{email}"): FollowUp(
+                "u", f"thank-you/{email}", 0, state, message_id=f"<{email}>", sent_at=sent_at
+            )
+            for email, state in states.items()
+        }
+        decided = {d.step: d for d in plan([record], followups, steps, schedule(), now)}
+        return decided["check-in"].state, decided["check-in"].note
+
+    drafted = {c.email: State.DRAFTED for c in people}
+    assert check_in(drafted) == (State.PLANNED, "after a thank-you is sent")
+    assert check_in({**drafted, "jane@acme.io": State.DISMISSED}) == (State.PLANNED, "after a thank-you is sent")
+    assert check_in({c.email: State.DISMISSED for c in people}) == (State.CANCELLED, "no thank-you was sent")
+    state, note = check_in({**drafted, "tom@acme.io": State.SENT}, sent_at=now - timedelta(hours=1))
+    assert state == State.PLANNED and note is None  # its window counts from that send

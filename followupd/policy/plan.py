@@ -151,7 +151,10 @@ def _before(previous: Mapping[str | None, FollowUp | Decision], person: str | No
     sent = [f for f in previous.values() if isinstance(f, FollowUp) and f.state == State.SENT and f.sent_at]
     if sent:
         return min(sent, key=lambda f: f.sent_at or datetime.max.replace(tzinfo=UTC))
-    return next(iter(previous.values()), None)
+    # None sent yet: one still to come, while there is one (one deleted draft of three
+    # does not cancel the step to everyone).
+    waiting = [f for f in previous.values() if f.state in (State.PLANNED, State.DRAFTING, State.DRAFTED)]
+    return next(iter(waiting or previous.values()), None)
 
 
 def _derive(
@@ -180,6 +183,11 @@ def _derive(
     if record.replied_at is not None:
         return decide(State.REPLIED, note=f"reply from {record.reply_from}" if record.reply_from else None)
 
+    waits, label, each = None, "", False
+    if previous is not None:
+        label, person = split_step(previous.step)
+        each = person is not None and split_step(key)[1] is None  # one of several drafts
+        waits = f"after {'a' if each else 'the'} {label} is sent"
     if seq == 0:
         anchor: datetime | None = interview.end
     else:
@@ -187,11 +195,12 @@ def _derive(
         if previous.state == State.SENT:
             anchor = previous.sent_at if isinstance(previous, FollowUp) else None
         elif previous.state in (State.PLANNED, State.DRAFTING, State.DRAFTED):
-            return decide(State.PLANNED, note=f"after the {previous.step} is sent")
+            return decide(State.PLANNED, note=waits)
         else:
-            return decide(State.CANCELLED, note=f"the {previous.step} {_WHY_NOT[previous.state]}")
+            why = f"no {label} was sent" if each else f"the {label} {_WHY_NOT[previous.state]}"
+            return decide(State.CANCELLED, note=why)
     if anchor is None:
-        return decide(State.PLANNED, note=f"after the {previous.step} is sent" if previous else None)
+        return decide(State.PLANNED, note=waits)
 
     start, end = anchor + step.after, anchor + step.before
     away = _away(record, start, schedule)
