@@ -32,9 +32,14 @@ _ROBOT_LOCALS = re.compile(
     r"(?:[-_.+].*)?$"
 )
 _ROLE_LOCALS = re.compile(
-    r"^(?:talent(?:[-_.]?acquisition)?|recruit(?:ing|ment|ers?)?|careers?|jobs?|hr|people(?:[-_.]?ops)?|hiring"
+    r"^(?:talent(?:[-_.]?acquisition)?|recruit(?:ing|ment|ers?)?|sourcing|careers?|jobs?|hr|people(?:[-_.]?ops)?|hiring"
     r"|staffing|candidates?|interviews?|scheduling|scheduler|coordinator|team|info|hello|contact|office|admin|ta|humanresources|personal|rh"
     r"|bewerbung(?:en)?|karriere|empleo|rrhh|recrutement)(?:[-_.+].*)?$"
+)
+# A role word anywhere among the parts of a local part: eng-hiring@, uk.careers@, jobs-de@.
+_ROLE_PART = re.compile(
+    r"(?:^|[-_.+])(?:talent|recruit(?:ing|ment|ers?)?|sourcing|careers?|jobs?|hr|hiring|staffing|candidates?|interviews?"
+    r"|scheduling|rrhh|recrutement|bewerbung(?:en)?|karriere|empleo)(?:$|[-_.+\d])"
 )
 _ROLE_WORDS = re.compile(
     r"(?i)\b(?:talent|recruiting|recruitment|careers?|jobs|hr|people\s+(?:team|ops|operations)|hiring\s+team"
@@ -96,7 +101,7 @@ def is_role_mailbox(contact: Contact) -> bool:
     "Acme Recruiting": written to, never greeted by a first name."""
     local = contact.email.split("@", 1)[0].lower()
     name = safe_display_name(contact.name)
-    if _ROLE_LOCALS.match(local):
+    if _ROLE_LOCALS.match(local) or _ROLE_PART.search(local):
         # A person's own name over a shared mailbox ("Marta Gil" <rrhh@…>) is that
         # person writing from it (their calendar account): greet them.
         return not _reads_as_person(name, contact.domain)

@@ -74,7 +74,7 @@ _NOISE = [
 ]
 # Separators between pieces, and connecting words that say what the next piece is.
 _SPLIT_TEXT = (
-    r"(?i)\s+(?:-|–|—|\||/|<>|<->|<=>|x|·|•|::)\s+|\s*[|–—:,;·•]\s*|\s+-\s*|\s*-\s+"
+    r"(?i)\s+(?:-|–|—|\||/|<>|<->|<=>|x|·|•|::)(?=\s)|\s*[|–—:,;·•]\s*?(?=\s|$)|\s*[|–—:,;·•]|\s+-\s*|\s*-(?=\s)"
     r"|\s+(at\s+the|with\s+the|at|@|with|for|between|and|bei|mit|f[üu]r|als|chez|avec|pour|con|para{en})\s+|\s*(@)\s*"
 )
 _SPLIT = re.compile(_SPLIT_TEXT.format(en=""))
@@ -107,6 +107,15 @@ _ROLE_LEAD = re.compile(
 )
 _ROLE_TAIL = re.compile(r"(?i)\s+(?:role|position|opening|opportunity|job|stelle|position|poste|puesto|vacante)$")
 _NAME_WORD = re.compile(r"^[A-ZÀ-Þ][a-zà-ÿ'’-]+\.?$|^[A-Z]\.$")
+# What is left of a title once its stage words are gone, when that is the kind of
+# meeting or its part of the day, never who it is with: "Hiring manager sync",
+# "Onsite interview day", "Interview debrief", "Coffee chat with Rita".
+_NOT_A_COMPANY = re.compile(
+    r"(?i)^(?:(?:sync|debrief|day|prep(?:aration)?|feedback|notes?|review|kick-?off|lunch|dinner|coffee|breakfast"
+    r"|drinks|social|tour|office|visit|workshop|training|practice|retro|stand-?up|onboarding|offer|negotiation"
+    r"|check-?in|touch\s?base|reference(?:\s+check)?s?|event|block|hold|tbd|tbc|placeholder|slot|time|focus|travel"
+    r"|commute|final|part\s+\d+|\d+)\s*)+$"
+)
 
 
 @dataclass(frozen=True)
@@ -211,7 +220,7 @@ def read_title(
             unknown.append(text)
     if company is None:
         for text in unknown:
-            if not _person_like(text) and len(text.split()) <= 4:
+            if not _person_like(text) and len(text.split()) <= 4 and not _NOT_A_COMPANY.match(text):
                 company = company_name(text)
                 break
     if role and company and squash(role) == squash(company):

@@ -168,6 +168,11 @@ def test_notes_become_a_topic_a_sentence_or_nothing(notes: str, point: str | Non
         ("jane.doe@acme.io", "Acme Recruiting", False, False),
         ("ar@acme.io", "Acme Recruiting", False, True),
         ("jane.doe@acme.io", "Jane Doe | Talent Acquisition", False, False),
+        ("eng-hiring@gitlab.com", None, False, True),  # a role word after a team's name
+        ("uk.careers@acme.io", None, False, True),
+        ("jobs-de@acme.io", None, False, True),
+        ("sourcing@datadoghq.com", None, False, True),
+        ("ricardo.jobson@acme.io", None, False, False),  # a word that starts like one is not
     ],
 )
 def test_robots_and_role_mailboxes(email: str, name: str | None, robot: bool, role_mailbox: bool) -> None:
@@ -324,3 +329,28 @@ def test_an_all_day_event_counts_only_when_tracked_and_fills_the_working_day() -
     )
     always = Detector(me, Detect(), (time(0), time.max)).detect(onsite, tracked=True).interview
     assert always is not None and (always.start, always.end) == (onsite.start, onsite.end)
+
+
+@pytest.mark.parametrize(
+    "summary",
+    ["Hiring manager sync", "Onsite interview day", "Interview prep sync", "Technical interview part 2"],
+)
+def test_what_is_left_of_a_stage_is_no_company(summary: str) -> None:
+    """Once the stage words are gone, "sync", "day" or "part 2" is the kind of meeting,
+    not who it is with: the company comes from the interviewer's domain instead."""
+    found = Detector(ME, Detect(exclude=())).detect(event(summary)).interview
+    assert found is not None and found.company == "Acme"
+
+
+@pytest.mark.parametrize(
+    ("summary", "role", "company"),
+    [
+        # A connecting word right after a separator or a parenthesis still connects.
+        ("Vorstellungsgespräch: Ada Lovelace (Backend Entwickler:in) bei Zalando", "Backend Entwickler:in", "Zalando"),
+        ("Interview - Backend Engineer - at Globex", "Backend Engineer", "Globex"),
+        ("Recruiter Screen: Ada Lovelace / Senior SRE, Datadog", "Senior SRE", "Datadog"),
+    ],
+)
+def test_titles_cut_before_a_connecting_word(summary: str, role: str, company: str) -> None:
+    found = detector.detect(event(summary)).interview
+    assert found is not None and (found.role, found.company) == (role, company)
