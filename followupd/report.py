@@ -29,7 +29,7 @@ from followupd.policy import (
     SaveInterview,
     Transition,
 )
-from followupd.policy.plan import split_step
+from followupd.policy.plan import split_step, step_words
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class Teller:
         f, name = t.after, label(interview, self.zone)
         if f.stale_at is not None and (t.before is None or t.before.stale_at is None):
             removed = f.state == State.DISMISSED
-            message = f"the {f.step} draft for {name} was still unsent when its window closed" + (
+            message = f"the {step_words(f.step)} draft for {name} was still unsent when its window closed" + (
                 "; it was untouched and has been removed" if removed else "; it is still in Drafts"
             )
             log.warning("%s", message)
@@ -139,13 +139,13 @@ class Teller:
             log.warning("%s", message)
             self.report.notices.append(Notice("needs-contact", message, interview.uid))
         elif f.state == State.MISSED:
-            log.warning("the %s for %s was missed: its window closed", f.step, name)
+            log.warning("the %s for %s was missed: its window closed", step_words(f.step), name)
         elif f.state == State.PLANNED and f.due_at is not None:
-            log.info("%s for %s planned for %s", f.step, name, local(f.due_at, self.zone))
+            log.info("%s for %s planned for %s", step_words(f.step), name, local(f.due_at, self.zone))
         elif f.state == State.SENT and t.why == "sent by you":
-            log.info("you sent the %s for %s", f.step, name)
+            log.info("you sent the %s for %s", step_words(f.step), name)
         elif f.state == State.DISMISSED:
-            log.info("the %s draft for %s was deleted; not re-creating it", f.step, name)
+            log.info("the %s draft for %s was deleted; not re-creating it", step_words(f.step), name)
 
     def ended(self, interview: Interview, short: str) -> None:
         name = label(interview, self.zone)

@@ -22,6 +22,7 @@ from followupd.config import Config
 from followupd.detect import Detector, read_fields
 from followupd.errors import FollowupdError
 from followupd.model import Event, Interview
+from followupd.policy.plan import step_words
 from followupd.policy.say import overlay
 from followupd.status import known_keys, resolve, shown_ids
 from followupd.store import Store, UserNotes
@@ -71,10 +72,11 @@ def note(config: Config, store: Store, clock: Clock, key: str, text: str | None,
         given.notes if given.notes is not None else previous.notes,
     )
     store.set_user_notes(merged, uid, now)
-    made = [f.step for f in store.followups(uid) if f.message_id is not None]
+    made = [step_words(f.step) for f in store.followups(uid) if f.message_id is not None]
     out(f"saved your notes for {uid}")
     if made:
-        out(f"(the {', '.join(made)} draft was made already and is not rewritten)")
+        drafts = "draft was" if len(made) == 1 else "drafts were"
+        out(f"(the {', '.join(made)} {drafts} made already and {'is' if len(made) == 1 else 'are'} not rewritten)")
 
 
 def _prefill(interview: Interview, short: str) -> str:
@@ -213,7 +215,7 @@ def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
                 pass  # not seen by a pass: maybe in the calendar all the same
             mine = store.user_notes(key).get(key)
             corrections = store.corrections()
-            states = [f"{f.step} {f.state}" for f in store.followups(key)]
+            states = [f"{step_words(f.step)} {f.state}" for f in store.followups(key)]
             state = ", ".join(states) or None
         finally:
             store.close()

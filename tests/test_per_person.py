@@ -90,7 +90,9 @@ def test_one_draft_per_person_greeting_them_alone(home: Path) -> None:
         assert message.get_body(("plain",)).get_content().startswith(f"Hi {first},")
     assert {str(m["Message-ID"]) for m in made.values()} == set(ids().values())
     table = cli("status").stdout
-    assert all(p in table for p in PEOPLE)
+    assert all(p in table for p in PEOPLE) and "planned (after a thank-you is sent)" in table
+    verdict = cli("explain", "panel", "--now", DUE.isoformat()).stdout.splitlines()[-1]
+    assert "thank-you to tom.baker@acme.io drafted" in verdict and "/" not in verdict
     cli.run((DUE + timedelta(hours=1)).isoformat())  # no second draft for anyone
     assert len(drafts(maildir)) == 3
     # Lost state: the drafts are found again by their Message-IDs, none is made twice.

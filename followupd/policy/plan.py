@@ -141,6 +141,12 @@ def split_step(key: str) -> tuple[str, str | None]:
     return (name, person) if "@" in person else (key, None)
 
 
+def step_words(key: str) -> str:
+    """A follow-up's key as a person reads it: "thank-you to jane@acme.io"."""
+    name, person = split_step(key)
+    return f"{name} to {person}" if person else name
+
+
 def _before(previous: Mapping[str | None, FollowUp | Decision], person: str | None) -> FollowUp | Decision | None:
     """What a step counts from: the same person's previous follow-up; for a step to
     everyone after a per-person one, the first of those that was sent (else the first)."""
