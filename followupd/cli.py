@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="print the draft for an interview without touching the mailbox")
     preview.add_argument("uid", metavar="ID", help="an id from `followupd status`, or the interview's UID")
     preview.add_argument("--step", help="which step (default: the first)")
+    preview.add_argument(
+        "--person", metavar="EMAIL", help="of a per_person step, only the draft to this person (default: each one)"
+    )
     preview.add_argument("--now", type=_instant, metavar="ISO8601", help="render as if it were this instant")
 
     skip = sub.add_parser("skip", help="stop following up on one interview, or every occurrence of a series")
@@ -405,7 +408,7 @@ def _write_private(path: Path, text: str) -> bool:
 def _preview(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from followupd.preview import preview
 
-    _out(preview(config, args.step, args.uid, _clock(args.now), explicit_now=args.now is not None))
+    _out(preview(config, args.step, args.uid, _clock(args.now), explicit_now=args.now is not None, person=args.person))
     return EXIT_OK
 
 

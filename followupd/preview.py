@@ -17,12 +17,18 @@ from followupd.detect import Detector
 from followupd.engine import LOOKAHEAD
 from followupd.errors import FollowupdError
 from followupd.model import FollowUp, Interview
+from followupd.policy.plan import person_step, step_words
+from followupd.policy.say import overlay
 from followupd.status import resolve, shown_ids
 from followupd.store import Store
 
 
-def preview(config: Config, step_name: str | None, uid: str, clock: Clock, *, explicit_now: bool) -> str:
-    """The text `followupd preview` prints: a heading, then the rendered draft."""
+def preview(
+    config: Config, step_name: str | None, uid: str, clock: Clock, *, explicit_now: bool, person: str | None = None
+) -> str:
+    """The text `followupd preview` prints: for each draft the step makes (one per
+    person for a `per_person` step), a heading, then the draft as it will read, with
+    the user's `followupd note` over the calendar's text, as a pass would write it."""
     steps = {s.name: s for s in config.steps}
     step = steps.get(step_name) if step_name else config.steps[0]
     if step is None:
@@ -32,20 +38,38 @@ def preview(config: Config, step_name: str | None, uid: str, clock: Clock, *, ex
         store = Store.open(config.state_dir, clock.now(), readonly=True)
     try:
         interview = find_interview(config, store, uid, clock)
-        followup = store.followup(interview.uid, step.name) if store is not None else None
+        mine = store.user_notes(interview.uid).get(interview.uid) if store is not None else None
+        if mine is not None:
+            interview = overlay(interview, mine.role, mine.company, mine.notes)
+        people: list[str | None] = [None]
+        if step.per_person and interview.contacts:
+            people = [c.email for c in interview.contacts]
+        if person is not None:
+            if person.lower() not in people:
+                raise FollowupdError(
+                    f"{person} gets no {step.name} draft of {interview.uid}"
+                    + ("" if step.per_person else f" of its own: [[steps]] {step.name} is not per_person")
+                )
+            people = [person.lower()]
+        followups = {p: store.followup(interview.uid, person_step(step.name, p)) if store else None for p in people}
     finally:
         if store is not None:
             store.close()
-    at, when = preview_time(config, interview, step, followup, explicit_now, clock.now())
     composer = Composer(config.me, config.me.timezone, config.templates_dir)
-    message = composer.compose(step, interview, at)
-    return "\n".join(
-        [
-            f"{step.name} for {interview.uid}: {when}",
-            f"(as it will read when it is drafted, {local_time(at, config.me.timezone)})\n",
-            render_for_reading(message),
-        ]
-    )
+    blocks = []
+    for who in people:
+        at, when = preview_time(config, interview, step, followups[who], explicit_now, clock.now())
+        message = composer.compose(step, interview, at, person=who)
+        blocks.append(
+            "\n".join(
+                [
+                    f"{step_words(person_step(step.name, who))} for {interview.uid}: {when}",
+                    f"(as it will read when it is drafted, {local_time(at, config.me.timezone)})\n",
+                    render_for_reading(message),
+                ]
+            )
+        )
+    return "\n\n".join(blocks)
 
 
 def find_interview(config: Config, store: Store | None, uid: str, clock: Clock) -> Interview:
@@ -93,7 +117,8 @@ def preview_time(
     if explicit:
         return now, f"{state}; rendered as of --now"
     if followup is not None and followup.drafted_at is not None:
-        return followup.drafted_at, f"{state}, drafted {local_time(followup.drafted_at, zone)}"
+        drafted = f"drafted {local_time(followup.drafted_at, zone)}"
+        return followup.drafted_at, drafted if state == "drafted" else f"{state} ({drafted})"
     if followup is not None and followup.due_at is not None:
         return followup.due_at, f"{state}, due {local_time(followup.due_at, zone)}"
     # Not planned yet: the first step counts from the interview's end, a later one from

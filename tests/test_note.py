@@ -62,6 +62,8 @@ def test_a_note_overrides_the_event_and_reaches_the_draft(cli: Cli, maildir: Pat
     assert f"saved your notes for {UID}" in out
     row = cli.step(UID)
     assert (row["role"], row["company"], row["notes"]) == ("Staff Engineer", "Acme", "their move to event sourcing")
+    shown = cli("preview", short).stdout  # the draft to come reads the note too
+    assert "the Staff Engineer role at Acme" in shown and "your move to event sourcing" in shown
     cli.run(DUE.isoformat())
     text = body(maildir)
     assert "the Staff Engineer role at Acme" in text

@@ -91,6 +91,13 @@ def test_one_draft_per_person_greeting_them_alone(home: Path) -> None:
     assert {str(m["Message-ID"]) for m in made.values()} == set(ids().values())
     table = cli("status").stdout
     assert all(p in table for p in PEOPLE) and "planned (after a thank-you is sent)" in table
+    shown = cli("preview", "panel").stdout  # each person's draft, as the pass wrote it
+    assert shown.count("\nHi ") == 3 and "Hi Tom,\n" in shown and "thank-you to tom.baker@acme.io for" in shown
+    assert {line.split(": ", 1)[1] for line in shown.splitlines() if line.startswith("Message-ID:")} == set(
+        ids().values()
+    )
+    one = cli("preview", "panel", "--person", "priya.shah@acme.io").stdout
+    assert one.count("Message-ID:") == 1 and "Hi Priya," in one
     verdict = cli("explain", "panel", "--now", DUE.isoformat()).stdout.splitlines()[-1]
     assert "thank-you to tom.baker@acme.io drafted" in verdict and "/" not in verdict
     cli.run((DUE + timedelta(hours=1)).isoformat())  # no second draft for anyone
