@@ -165,6 +165,7 @@ def test_sigkill_per_person_exactly_once_on_maildir(tmp_path: Path) -> None:
         drafts_of=_drafts_of(lambda n: root / f"trial{n}" / "Mail"),
         expected_ids=lambda n, config: list(ids().values()),
     )
+    print(f"\n{tally}")
     assert tally.failures == [], tally.failures[:5]
     assert tally.kills >= 40 and tally.gap_kills > 0
 
@@ -247,6 +248,7 @@ def test_sigkill_per_person_exactly_once_on_imap(tmp_path: Path, dovecot) -> Non
         drafts_of=drafts_of,
         expected_ids=lambda n, config: list(ids().values()),
     )
+    print(f"\n{tally}")
     assert tally.failures == [], tally.failures[:5]
     assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
 
@@ -295,5 +297,6 @@ def test_sigkill_per_person_exactly_once_on_gmail(tmp_path: Path, emulator) -> N
         drafts_of=drafts_of,
         expected_ids=lambda n, config: [message_id("panel1", "thank-you", ME, p) for p in PEOPLE],
     )
+    print(f"\n{tally}")
     assert tally.failures == [], tally.failures[:5]
     assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
