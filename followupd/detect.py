@@ -123,7 +123,9 @@ class Detector:
             return "the description says you are the interviewer"
         organiser = self.excluded_organiser(event)
         if organiser:
-            return f"organised by an excluded address: {organiser}"
+            if organiser.startswith("@"):
+                return f"organised at {organiser[1:]}, which you excluded"
+            return f"organised by {organiser}, whom you excluded"
         return None
 
     def excluded_organiser(self, event: Event) -> str | None:

@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -26,6 +27,7 @@ from followupd.policy.plan import step_words
 from followupd.policy.say import overlay
 from followupd.status import known_keys, resolve, shown_ids
 from followupd.store import Store, UserNotes
+from followupd.store_say import Ignored
 
 log = logging.getLogger(__name__)
 
@@ -141,16 +143,27 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
             raise
         target = key  # in the calendar, but never read: no keyword, or pruned
     now = clock.now()
+    detector = Detector(config.me, config.detect, config.window.business_hours)
+    found = _matching(events, target)
     if undo:
         store.set_correction(target, None, now)
-        out(f"no longer tracking {target} against the detector's reading (it applies from the next pass)")
+        readings = [(e, detector.detect(e)) for e in found]
+        undone = store.untrack(
+            [
+                Ignored(e.key, e.uid, e.summary or "(untitled)", e.start, e.end, d.reason)
+                for e, d in readings
+                if not d.interview
+            ],
+            now,
+        )
+        out(f"no longer tracking {_named(store, config, target)}: the detector decides again")
+        if undone:
+            out(f"{_count(len(undone), 'interview')} without a draft listed as ignored again (`status --all`)")
         return
     store.set_correction(target, "track", now)
-    found = _matching(events, target)
     if not found:
         out(f"tracking {target}: it will be followed when the calendar shows it")
         return
-    detector = Detector(config.me, config.detect, config.window.business_hours)
     seen = [policy.Seen(e.key, detector.detect(e, tracked=True).interview, "tracked by you") for e in found]
     records = {r.uid: r for r in store.interviews()}
     followups: dict[str, list] = {}
@@ -169,13 +182,31 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
     for r in store.interviews():
         if r.skipped and (r.uid == target or r.interview.event_uid == target):
             store.set_skipped(r.uid, False, now)
-    for a in actions:
-        if isinstance(a, policy.IgnoreEvent):
-            out(f"{a.key}: {a.reason}; nothing to follow up")
-    for a in saved:
-        out(f"tracking {a.interview.uid} ({a.interview.title}) as an interview")
-    if not saved and not any(isinstance(a, policy.IgnoreEvent) for a in actions):
+    refused = Counter(a.reason for a in actions if isinstance(a, policy.IgnoreEvent))
+    if len(found) > 1:  # a series: what became of its occurrences, counted
+        title = found[0].summary or "(untitled)"
+        short = shown_ids(store, config.me.timezone).get(target, target)
+        out(f"tracking every occurrence of “{title}” ({short}), those to come included:")
+        out(f"  {_count(len(saved), 'occurrence')} now followed as interviews")
+        for reason, count in refused.items():
+            out(f"  {_count(count, 'occurrence')} not: {reason}")
+    else:
+        for reason in refused:
+            out(f"{target}: {reason}; nothing to follow up")
+        for a in saved:
+            out(f"tracking {a.interview.uid} ({a.interview.title}) as an interview")
+    if not saved and not refused:
         out(f"{target} is tracked already")
+
+
+def _named(store: Store, config: Config, key: str) -> str:
+    """A key as `status` shows it: the short id, with the whole key when they differ."""
+    short = shown_ids(store, config.me.timezone).get(key, key)
+    return key if short == key else f"{short} ({key})" if len(key) <= 40 else short
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def skip(store: Store, key: str, undo: bool, now: datetime, zone: tzinfo, out: Out) -> None:

@@ -121,6 +121,32 @@ class SayStore:
                     (i.key, i.event_uid, i.title, _ts(i.start), _ts(i.end), i.reason, _ts(now)),
                 )
 
+    def untrack(self, ignored: Iterable[Ignored], now: datetime) -> list[str]:
+        """Undo what `track` made of events the detector does not follow: each of them
+        that has no draft yet stops being an interview and is listed as ignored again;
+        one with a draft stays (the user has it in their mailbox). The keys undone."""
+        undone = []
+        with self.transaction() as db:
+            for i in ignored:
+                drafted = db.execute(
+                    "SELECT 1 FROM followups WHERE uid = ? AND message_id IS NOT NULL", (i.key,)
+                ).fetchone()
+                if drafted is not None:
+                    continue
+                db.execute("DELETE FROM followups WHERE uid = ?", (i.key,))
+                if db.execute("DELETE FROM interviews WHERE uid = ?", (i.key,)).rowcount:
+                    db.execute(
+                        "INSERT INTO transitions (at, uid, step, from_state, to_state, detail)"
+                        " VALUES (?, ?, '', NULL, 'untracked', ?)",
+                        (_ts(now), i.key, i.reason),
+                    )
+                    undone.append(i.key)
+                db.execute(
+                    "INSERT OR REPLACE INTO ignored_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (i.key, i.event_uid, i.title, _ts(i.start), _ts(i.end), i.reason, _ts(now)),
+                )
+        return undone
+
     def corrections(self) -> dict[str, str]:
         """The user's `track`/`skip` decisions: event key (or series UID) → decision."""
         return {r["key"]: r["decision"] for r in self.db.execute("SELECT key, decision FROM corrections")}

@@ -60,7 +60,7 @@ def calendar(
         if interview is None:
             if record is None:
                 out.append(IgnoreEvent(s.key, s.reason))  # listed by `status --all`
-            cancel(s.key, f"it no longer looks like an interview ({s.reason})", "not-interview")
+            cancel(s.key, f"no longer an interview: {s.reason}", "not-interview")
             continue
         if record is None:
             if interview.cancelled:
