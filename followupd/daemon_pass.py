@@ -27,7 +27,7 @@ from followupd.daemon_jobs import DueJobs, due_jobs
 from followupd.daemon_watch import MailWatch
 from followupd.engine import Engine
 from followupd.errors import FollowupdError
-from followupd.model import FollowUp
+from followupd.model import by_uid
 from followupd.notify import Notifier
 from followupd.policy.say import ENDED, ending
 from followupd.printable import printable_fields
@@ -201,10 +201,7 @@ class PassRunner:
         """The date jobs the store asks for: due follow-ups, and interview ends to nudge at."""
         assert self.store is not None
         followups = self.store.followups()
-        by_uid: dict[str, list[FollowUp]] = {}
-        for f in followups:
-            by_uid.setdefault(f.uid, []).append(f)
-        ends = ending(self.store.interviews(), by_uid, self.store.nudged(ENDED), now)
+        ends = ending(self.store.interviews(), by_uid(followups), self.store.nudged(ENDED), now)
         return due_jobs(followups, now, ends)
 
     def _open(self, config: Config) -> None:

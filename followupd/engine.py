@@ -26,7 +26,7 @@ from followupd.config import Config, ResolvedStep
 from followupd.detect import Detector
 from followupd.errors import AuthError, BackendError, FollowupdError, TransientError
 from followupd.mailboxes import Mailbox
-from followupd.model import FollowUp, Interview, InterviewRecord, State, ThreadHint
+from followupd.model import FollowUp, Interview, InterviewRecord, State, ThreadHint, by_uid
 from followupd.policy import (
     CreateDraft,
     DeleteDraft,
@@ -133,7 +133,7 @@ class Engine:
         ]
         complete = (span.start, span.end) if changes.complete else None
         actions = policy.calendar(
-            records, _by_uid(self.store.followups()), seen, changes.removed, complete, self.settings
+            records, by_uid(self.store.followups()), seen, changes.removed, complete, self.settings
         )
         self.store.record([a for a in actions if not isinstance(a, policy.IgnoreEvent)], now)
         events = {e.key: e for e in changes.events}
@@ -163,8 +163,8 @@ class Engine:
         located = {f.key: mailbox.locate(f.ref.message_id) for f in followups if f.state == State.DRAFTING}
         drafts = {f.key: mailbox.draft_state(f.ref) for f in followups if f.state == State.DRAFTED}
         records = self.store.interviews()
-        by_uid = _by_uid(followups)
-        waiting = [r for r in records if policy.active(r, by_uid.get(r.uid, []), len(self.steps))]
+        grouped = by_uid(followups)
+        waiting = [r for r in records if policy.active(r, grouped.get(r.uid, []), len(self.steps))]
         cursor_name = f"mailbox {mailbox.label}"
         changes = mailbox.changes(
             self.store.cursor(cursor_name), min((r.interview.start for r in waiting), default=now)
@@ -246,7 +246,7 @@ class Engine:
     def _nudge(self, records: dict[str, InterviewRecord], now: datetime, teller: Teller) -> None:
         """The interview-ended nudge, once per interview: recorded before it is told, so
         a crash loses a nudge rather than repeating it."""
-        due = say.ended(records.values(), _by_uid(self.store.followups()), self.store.nudged(say.ENDED), now)
+        due = say.ended(records.values(), by_uid(self.store.followups()), self.store.nudged(say.ENDED), now)
         if not due:
             return
         self.store.record_nudges(due, say.ENDED, now)
@@ -313,10 +313,3 @@ class Engine:
             log.warning("%s: cannot look up the conversation with %s: %s", mailbox.label, interview.uid, exc)
             found = None
         return found or self.store.conversation(people, interview.start)
-
-
-def _by_uid(followups: Sequence[FollowUp]) -> dict[str, list[FollowUp]]:
-    grouped: dict[str, list[FollowUp]] = {}
-    for f in followups:
-        grouped.setdefault(f.uid, []).append(f)
-    return grouped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -254,3 +255,11 @@ class FollowUp:
 
     def replace(self, **changes: object) -> FollowUp:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def by_uid(followups: Iterable[FollowUp]) -> dict[str, list[FollowUp]]:
+    """Follow-ups grouped by interview, each group in the order given."""
+    grouped: dict[str, list[FollowUp]] = {}
+    for f in followups:
+        grouped.setdefault(f.uid, []).append(f)
+    return grouped

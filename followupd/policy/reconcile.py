@@ -7,7 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from followupd.model import DERIVED, DraftRef, DraftState, FollowUp, InterviewRecord, Located, MessageInfo, State
+from followupd.model import (
+    DERIVED,
+    DraftRef,
+    DraftState,
+    FollowUp,
+    InterviewRecord,
+    Located,
+    MessageInfo,
+    State,
+    by_uid,
+)
 from followupd.policy.actions import (
     CreateDraft,
     DeleteDraft,
@@ -150,10 +160,8 @@ def reconcile(
             w.take(found(f, located, now, "found in Drafts after an interrupted pass"))
             recovered.add(key)
 
-    by_uid: dict[str, list[FollowUp]] = {}
-    for f in w.fs.values():
-        by_uid.setdefault(f.uid, []).append(f)
-    waiting = [r for r in records if active(r, by_uid.get(r.uid, []), len(settings.steps))]
+    grouped = by_uid(w.fs.values())
+    waiting = [r for r in records if active(r, grouped.get(r.uid, []), len(settings.steps))]
     contacts = {r.uid: {c.email for c in r.interview.contacts} for r in records}
     replied = {r.uid for r in records if r.replied_at is not None}
     for message in facts.messages:
