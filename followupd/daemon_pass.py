@@ -18,7 +18,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 
 from followupd.clock import Clock
@@ -27,9 +26,7 @@ from followupd.daemon_jobs import DueJobs, due_jobs
 from followupd.daemon_watch import MailWatch
 from followupd.engine import Engine
 from followupd.errors import FollowupdError
-from followupd.model import by_uid
 from followupd.notify import Notifier
-from followupd.policy.say import ENDED, ending
 from followupd.printable import printable_fields
 from followupd.status import summary
 from followupd.store import PassLock, Store
@@ -178,7 +175,7 @@ class PassRunner:
                     log.debug("the pass failed", exc_info=True)
                     self._failed(f"the pass failed: {type(exc).__name__}: {exc}", config)
                     return
-                self._jobs.apply(self._wanted_jobs(report.now))
+                self._jobs.apply(due_jobs(report.followups, report.now, report.ending))
                 line = summary(self.store, config.me.timezone, self.clock.now())
         finally:
             self.started = None
@@ -196,13 +193,6 @@ class PassRunner:
         if not self.ready.is_set():
             self.ready.set()
             log.info("ready: %s", line)
-
-    def _wanted_jobs(self, now: datetime) -> dict[str, datetime]:
-        """The date jobs the store asks for: due follow-ups, and interview ends to nudge at."""
-        assert self.store is not None
-        followups = self.store.followups()
-        ends = ending(self.store.interviews(), by_uid(followups), self.store.nudged(ENDED), now)
-        return due_jobs(followups, now, ends)
 
     def _open(self, config: Config) -> None:
         store = _Store.open(config.state_dir, self.clock.now())

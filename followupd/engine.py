@@ -104,7 +104,8 @@ class Engine:
             "mailbox", self.config.mailbox.label, report, lambda: self._sync_mailbox(now, report)
         )
         self._apply_plan(now, report, draft=mailbox_ok)
-        self._nudge({r.uid: r for r in self.store.interviews()}, now, Teller(self.config.me.timezone, report))
+        report.followups = self.store.followups()
+        self._nudge({r.uid: r for r in self.store.interviews()}, now, report)
         return report
 
     def replan(self) -> PassReport:
@@ -243,16 +244,20 @@ class Engine:
         mine = self.store.user_notes(interview.uid).get(interview.uid)
         return interview if mine is None else say.overlay(interview, mine.role, mine.company, mine.notes)
 
-    def _nudge(self, records: dict[str, InterviewRecord], now: datetime, teller: Teller) -> None:
+    def _nudge(self, records: dict[str, InterviewRecord], now: datetime, report: PassReport) -> None:
         """The interview-ended nudge, once per interview: recorded before it is told, so
-        a crash loses a nudge rather than repeating it."""
-        due = say.ended(records.values(), by_uid(self.store.followups()), self.store.nudged(say.ENDED), now)
+        a crash loses a nudge rather than repeating it. The report learns which
+        interviews still to come will want one, and when (the daemon wakes then)."""
+        followups, nudged = by_uid(report.followups), self.store.nudged(say.ENDED)
+        report.ending = say.ending(records.values(), followups, nudged, now)
+        due = say.ended(records.values(), followups, nudged, now)
         if not due:
             return
         self.store.record_nudges(due, say.ENDED, now)
         from followupd.status import short_ids  # status reads the store; imported late, as it is only words
 
         short = short_ids([*records, *(i.key for i in self.store.ignored())], self.config.me.timezone)
+        teller = Teller(self.config.me.timezone, report)
         for uid in due:
             teller.ended(records[uid].interview, short.get(uid, uid))
 

@@ -53,6 +53,9 @@ class PassReport:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
     repeated: list[str] = field(default_factory=list)  # problems already logged by an earlier pass
     drafted: int = 0
+    # As the pass left them, for the daemon's due jobs (daemon_jobs.due_jobs):
+    followups: list[FollowUp] = field(default_factory=list)
+    ending: dict[str, datetime] = field(default_factory=dict)  # uid → end, see policy.say.ending
 
     @property
     def exit_code(self) -> int:

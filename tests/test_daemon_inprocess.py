@@ -111,6 +111,11 @@ def test_a_pushing_mailbox_wakes_a_pass(home: Path, maildir: Path) -> None:
         (home / "calendar.ics").write_text(calendar(_interview("acme-1@test", later)))
         threading.Thread(target=mailbox.wake).start()  # from any thread, as an IDLE loop would
         _wait(lambda: "acme-1@test thank-you" in _states(config), "the pass the wake-up asked for")
+        # That pass left a date job for the interview's end (the nudge) and one for its thank-you.
+        _wait(
+            lambda: all(daemon.scheduler.get_job(j) for j in ("ended acme-1@test", "due acme-1@test thank-you")),
+            "the date jobs the pass asked for",
+        )
     assert result == {"rc": 0}
     assert mailbox.unwatched.is_set()
 
