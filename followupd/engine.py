@@ -43,6 +43,7 @@ from followupd.policy.actions import Away
 from followupd.policy.plan import person_step, split_step
 from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
+from followupd.status import short_ids
 from followupd.store import Ignored, Store
 
 __all__ = ["LOOKAHEAD", "Engine", "Notice", "PassReport"]
@@ -143,9 +144,9 @@ class Engine:
             for a in actions
             if isinstance(a, policy.IgnoreEvent)
             for e in (events[a.key],)
-            if a.key in events
         ]
-        followed = [s.key for s in seen if s.interview is not None and s.key not in {i.key for i in ignored}]
+        not_followed = {i.key for i in ignored}
+        followed = [s.key for s in seen if s.interview is not None and s.key not in not_followed]
         self.store.save_ignored(ignored, [*followed, *changes.removed], complete, now)
         for uid in say.skips(self.store.interviews(), corrections):
             self.store.set_skipped(uid, True, now)
@@ -254,8 +255,6 @@ class Engine:
         if not due:
             return
         self.store.record_nudges(due, say.ENDED, now)
-        from followupd.status import short_ids  # status reads the store; imported late, as it is only words
-
         short = short_ids([*records, *(i.key for i in self.store.ignored())], self.config.me.timezone)
         teller = Teller(self.config.me.timezone, report)
         for uid in due:

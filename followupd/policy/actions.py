@@ -159,7 +159,7 @@ class KeepInterview:
 
 @dataclass(frozen=True)
 class IgnoreEvent:
-    """An event seen but not followed (for the log only)."""
+    """An event seen but not followed: logged, and listed by `status --all`."""
 
     key: str
     reason: str
