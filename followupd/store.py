@@ -20,7 +20,7 @@ from followupd import conversations
 from followupd.model import Contact, FollowUp, Interview, InterviewRecord, State, ThreadHint
 from followupd.policy.actions import Away, CancelInterview, KeepInterview, Replied, SaveInterview, Transition
 from followupd.statedir import PassLock, StoreError, StoreWriteError, private_dir, private_file, write_error
-from followupd.store_say import Ignored, SayStore, UserNotes
+from followupd.store_say import Ignored, SayStore, UserNotes, interview_event
 from followupd.store_schema import MIGRATIONS
 
 __all__ = [
@@ -170,7 +170,7 @@ class Store(SayStore):
     def set_skipped(self, uid: str, skipped: bool, now: datetime) -> None:
         with self.transaction() as db:
             db.execute("UPDATE interviews SET skipped = ?, updated_at = ? WHERE uid = ?", (int(skipped), _ts(now), uid))
-            _event(db, now, uid, "skipped" if skipped else "resumed", "by you")
+            interview_event(db, now, uid, "skipped" if skipped else "resumed", "by you")
 
     def record(self, actions: Iterable[object], now: datetime) -> None:
         """Write what the core decided, in one transaction: interviews found, changed,
@@ -186,20 +186,20 @@ class Store(SayStore):
                     ).fetchone()
                     _save_interview(db, action.interview, action.reason, now)
                     if action.interview.cancelled and (old is None or not old["cancelled"]):
-                        _event(db, now, action.interview.uid, "cancelled", action.reason)
+                        interview_event(db, now, action.interview.uid, "cancelled", action.reason)
                 elif isinstance(action, CancelInterview):
                     db.execute(
                         "UPDATE interviews SET cancelled = 1, cancel_reason = ?, updated_at = ? WHERE uid = ?",
                         (action.reason, _ts(now), action.uid),
                     )
-                    _event(db, now, action.uid, "cancelled", action.reason)
+                    interview_event(db, now, action.uid, "cancelled", action.reason)
                 elif isinstance(action, KeepInterview):
                     # cancelled stays 0: the reason is kept as a note, and to be told only once
                     db.execute(
                         "UPDATE interviews SET cancel_reason = ?, updated_at = ? WHERE uid = ?",
                         (action.reason, _ts(now), action.uid),
                     )
-                    _event(db, now, action.uid, "kept", action.reason)
+                    interview_event(db, now, action.uid, "kept", action.reason)
                 elif isinstance(action, Replied):
                     changed = db.execute(
                         """UPDATE interviews SET replied_at = ?, reply_from = ?, updated_at = ?
@@ -207,13 +207,13 @@ class Store(SayStore):
                         (_ts(action.at), action.sender, _ts(now), action.uid),
                     ).rowcount
                     if changed:
-                        _event(db, now, action.uid, "replied", f"reply from {action.sender}")
+                        interview_event(db, now, action.uid, "replied", f"reply from {action.sender}")
                 elif isinstance(action, Away):
                     db.execute(
                         "UPDATE interviews SET away_until = ?, away_from = ?, updated_at = ? WHERE uid = ?",
                         (_ts(action.until), action.sender, _ts(now), action.uid),
                     )
-                    _event(db, now, action.uid, "away", f"{action.sender} is away until {action.until.date()}")
+                    interview_event(db, now, action.uid, "away", f"{action.sender} is away until {action.until.date()}")
                 else:
                     raise TypeError(f"not something the store records: {action!r}")
 
@@ -323,12 +323,6 @@ def _interview(r: sqlite3.Row) -> InterviewRecord:
     )
 
 
-_INTERVIEW_COLUMNS = (
-    "uid event_uid recurrence_id title start_at end_at contacts company role notes cancelled cancel_reason "
-    "updated_at first_seen"
-).split()
-
-
 def _save_interview(db: sqlite3.Connection, interview: Interview, cancel_reason: str | None, now: datetime) -> None:
     values = {
         "uid": interview.uid,
@@ -413,11 +407,3 @@ def _write_followup(db: sqlite3.Connection, new: FollowUp, now: datetime, detail
             "INSERT INTO transitions (at, uid, step, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)",
             (_ts(now), new.uid, new.step, old_state, str(new.state), detail),
         )
-
-
-def _event(db: sqlite3.Connection, now: datetime, uid: str, to_state: str, detail: str | None) -> None:
-    """A change of the whole interview (cancelled, replied, skipped), beside its steps' rows."""
-    db.execute(
-        "INSERT INTO transitions (at, uid, step, from_state, to_state, detail) VALUES (?, ?, '', NULL, ?, ?)",
-        (_ts(now), uid, to_state, detail),
-    )

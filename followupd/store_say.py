@@ -1,4 +1,4 @@
-"""The store's tables for the user's say (migration 3 in store.py): their notes, the
+"""The store's tables for the user's say (migration 3 in store_schema.py): their notes, the
 nudges given, the events seen and not followed, and their track/skip corrections."""
 
 from __future__ import annotations
@@ -14,11 +14,18 @@ def _ts(value: datetime) -> str:
     return value.isoformat()
 
 
-def _event(db: sqlite3.Connection, now: datetime, uid: str, detail: str) -> None:
-    """A change of the whole interview, beside its steps' rows (as store._event)."""
+def interview_event(db: sqlite3.Connection, now: datetime, uid: str, to_state: str, detail: str | None) -> None:
+    """A change of the whole interview (cancelled, replied, skipped, notes), beside its steps' rows."""
     db.execute(
-        "INSERT INTO transitions (at, uid, step, from_state, to_state, detail) VALUES (?, ?, '', NULL, 'notes', ?)",
-        (_ts(now), uid, detail),
+        "INSERT INTO transitions (at, uid, step, from_state, to_state, detail) VALUES (?, ?, '', NULL, ?, ?)",
+        (_ts(now), uid, to_state, detail),
+    )
+
+
+def _put_ignored(db: sqlite3.Connection, i: Ignored, now: datetime) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO ignored_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (i.key, i.event_uid, i.title, _ts(i.start), _ts(i.end), i.reason, _ts(now)),
     )
 
 
@@ -67,13 +74,13 @@ class SayStore:
         with self.transaction() as db:
             if notes is None:
                 if db.execute("DELETE FROM user_notes WHERE uid = ?", (uid,)).rowcount:
-                    _event(db, now, uid, "your notes removed")
+                    interview_event(db, now, uid, "notes", "your notes removed")
                 return
             db.execute(
                 "INSERT OR REPLACE INTO user_notes (uid, role, company, notes, updated_at) VALUES (?, ?, ?, ?, ?)",
                 (uid, notes.role, notes.company, notes.notes, _ts(now)),
             )
-            _event(db, now, uid, "your notes saved")
+            interview_event(db, now, uid, "notes", "your notes saved")
 
     def nudged(self, event: str) -> set[str]:
         return {r["uid"] for r in self.db.execute("SELECT uid FROM nudges WHERE event = ?", (event,))}
@@ -116,10 +123,7 @@ class SayStore:
             for key in gone:
                 db.execute("DELETE FROM ignored_events WHERE key = ?", (key,))
             for i in seen:
-                db.execute(
-                    "INSERT OR REPLACE INTO ignored_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (i.key, i.event_uid, i.title, _ts(i.start), _ts(i.end), i.reason, _ts(now)),
-                )
+                _put_ignored(db, i, now)
 
     def untrack(self, ignored: Iterable[Ignored], now: datetime) -> list[str]:
         """Undo what `track` made of events the detector does not follow: each of them
@@ -135,16 +139,9 @@ class SayStore:
                     continue
                 db.execute("DELETE FROM followups WHERE uid = ?", (i.key,))
                 if db.execute("DELETE FROM interviews WHERE uid = ?", (i.key,)).rowcount:
-                    db.execute(
-                        "INSERT INTO transitions (at, uid, step, from_state, to_state, detail)"
-                        " VALUES (?, ?, '', NULL, 'untracked', ?)",
-                        (_ts(now), i.key, i.reason),
-                    )
+                    interview_event(db, now, i.key, "untracked", i.reason)
                     undone.append(i.key)
-                db.execute(
-                    "INSERT OR REPLACE INTO ignored_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (i.key, i.event_uid, i.title, _ts(i.start), _ts(i.end), i.reason, _ts(now)),
-                )
+                _put_ignored(db, i, now)
         return undone
 
     def corrections(self) -> dict[str, str]:

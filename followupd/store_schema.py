@@ -68,7 +68,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE followups ADD COLUMN missing_since TEXT;
     ALTER TABLE followups ADD COLUMN stale_at TEXT;
     """,
-    # 3: the user's say (one self-contained step; renumber freely): notes kept outside
+    # 3: the user's say: notes kept outside
     # the calendar, the interview-ended nudge sent once, the events seen and not
     # followed (for `status --all`), and the user's track/skip corrections.
     """
@@ -91,7 +91,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE corrections (key TEXT PRIMARY KEY, decision TEXT NOT NULL, at TEXT NOT NULL);
     """,
-    # 4: threads (one self-contained step): the Sent copy a next step answers; an
+    # 4: threads: the Sent copy a next step answers; an
     # auto-reply's return date; the conversations seen in scanned mail (for mailboxes
     # that cannot search: Maildir)
     """
