@@ -47,6 +47,7 @@ class Step:
     name: str
     after: timedelta
     before: timedelta
+    per_person: bool = False
 
 
 STEPS = (

@@ -15,8 +15,9 @@ from followupd.model import DERIVED, FollowUp, InterviewRecord, State
 
 
 class StepWindow(Protocol):
-    """A step as the core needs it (config's ResolvedStep is one): its name and its
-    window, counted from the interview's end (first step) or the previous step's sending."""
+    """A step as the core needs it (config's ResolvedStep is one): its name, its
+    window, counted from the interview's end (first step) or the previous step's
+    sending, and whether it is one draft per person."""
 
     @property
     def name(self) -> str: ...
@@ -26,6 +27,9 @@ class StepWindow(Protocol):
 
     @property
     def before(self) -> timedelta: ...
+
+    @property
+    def per_person(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ def plan(
         previous: dict[str | None, FollowUp | Decision] = {}
         for seq, step in enumerate(steps):
             people: list[str | None] = [None]
-            if getattr(step, "per_person", False) and record.interview.contacts:
+            if step.per_person and record.interview.contacts:
                 people = [c.email for c in record.interview.contacts]
             done: dict[str | None, FollowUp | Decision] = {}
             for person in people:

@@ -13,6 +13,7 @@ T = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
 class _Step:
     def __init__(self, name: str, after: timedelta, before: timedelta) -> None:
         self.name, self.after, self.before = name, after, before
+        self.per_person = False
 
 
 SETTINGS = policy.Settings(
