@@ -111,7 +111,7 @@ def claim_daemon(state_dir: Path) -> int:
     do every pass twice (a user unit and a system unit, say). Returns the descriptor
     to close when the daemon stops."""
     try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(state_dir)
         fd = os.open(state_dir / "daemon.pid", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise FollowupdError(f"cannot use the state directory {state_dir}: {exc.strerror}") from None
