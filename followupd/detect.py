@@ -11,7 +11,7 @@ from followupd.config import Detect, Me
 from followupd.html_text import description_text, html_to_text
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
 from followupd.people import (
-    FREE_MAIL,
+    MAX_RECIPIENTS,
     company_from_domain,
     is_robot,
     is_tool_name,
@@ -22,11 +22,10 @@ from followupd.people import (
 from followupd.text import clean_block, clean_line
 from followupd.titles import company_name, read_title
 
-__all__ = ["FREE_MAIL", "Detection", "Detector", "MAX_RECIPIENTS"]
+__all__ = ["MAX_RECIPIENTS", "Detection", "Detector"]
 
 log = logging.getLogger(__name__)
 
-MAX_RECIPIENTS = 50  # one draft to more people than this is not a follow-up but a mailing
 # An ASCII dot-atom addr-spec: what a To header can carry without quoting; anything
 # else (quoted or non-ASCII local parts, encoded-word look-alikes) is no recipient.
 _ADDRESS = re.compile(
