@@ -13,10 +13,8 @@ recurringEventId and originalStartTime) name the same interview.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
 from collections import Counter
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -179,7 +177,8 @@ def _event(item: dict[str, Any], zone: tzinfo) -> Event | str:
         uid=uid,
         recurrence_id=recurrence_id,
         summary=str(item.get("summary", "")),
-        description=_plain(str(item.get("description", ""))),
+        # HTML when typed in Google's editor: the detector reads it as text (html_text).
+        description=str(item.get("description", "")),
         start=begins,
         end=max(begins, ends),
         status=str(item.get("status", "confirmed")),
@@ -224,17 +223,3 @@ def _when(edge: dict[str, Any], item: dict[str, Any]) -> datetime:
         return value.astimezone(UTC)
     # originalStartTime of an all-day series: midnight UTC keeps the key stable.
     return datetime.fromisoformat(str(edge["date"])).replace(tzinfo=UTC)
-
-
-_BREAKS = re.compile(r"(?i)<br\s*/?>|</p>|</div>|</li>|</h\d>")
-_TAGS = re.compile(r"<[^>]+>")
-
-
-def _plain(description: str) -> str:
-    """Google Calendar's web UI stores descriptions as HTML; the detector wants text
-    with its line breaks (a `Notes:` line must stay a line)."""
-    if not re.search(r"(?i)<(br|p|div|li|ul|ol|b|i|u|a|span)\b[^>]*>", description):
-        return description
-    text = _BREAKS.sub("\n", description)
-    text = re.sub(r"(?i)<li[^>]*>", "- ", text)
-    return html.unescape(_TAGS.sub("", text))
