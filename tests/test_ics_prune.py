@@ -45,7 +45,9 @@ def expanded(text: str, span: TimeRange) -> list:
     series = {
         str(c["UID"]) for c in parsed.walk("VEVENT") if any(c.get(p) for p in ("RRULE", "RDATE", "RECURRENCE-ID"))
     }
-    found = (_event(c, ZONE, series, False) for c in recurring_ical_events.of(parsed).between(span.start, span.end))
+    found = (
+        _event(c, ZONE, str(c["UID"]) in series) for c in recurring_ical_events.of(parsed).between(span.start, span.end)
+    )
     return sorted((e for e in found if e is not None), key=_order)
 
 
