@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from followupd.calendars import MAX_PER_DAY, CalendarChanges, CalendarSource, TimeRange
+from followupd.calendars import MAX_PER_DAY, CalendarChanges, CalendarSource, TimeRange, midnight
 from followupd.errors import BackendError, Problem
 from followupd.google.api import ApiError, GoogleApi
 from followupd.model import Attendee, Cutype, Event, Partstat, event_key
@@ -167,7 +167,8 @@ def _event(item: dict[str, Any], zone: tzinfo) -> Event | str:
     start, end = item["start"], item["end"]
     all_day = "dateTime" not in start  # {"date": "2026-11-11"}: never an interview by itself
     if all_day:
-        begins, ends = (_midnight(edge, zone) for edge in (start, end))
+        # the end date exclusive: from midnight to midnight in the user's zone
+        begins, ends = (midnight(date.fromisoformat(str(edge["date"])), zone) for edge in (start, end))
     else:
         begins, ends = _when(start, item), _when(end, item)
     organizer = item.get("organizer") or {}
@@ -196,11 +197,6 @@ def _event(item: dict[str, Any], zone: tzinfo) -> Event | str:
     )
 
 
-def _midnight(edge: dict[str, Any], zone: tzinfo) -> datetime:
-    """An all-day edge ({"date": "2026-11-11"}, the end exclusive) at midnight in the user's zone."""
-    return datetime.combine(date.fromisoformat(str(edge["date"])), time(0), tzinfo=zone).astimezone(UTC)
-
-
 def _attendee(data: dict[str, Any]) -> Attendee:
     return Attendee(
         email=str(data["email"]).lower(),
@@ -222,4 +218,4 @@ def _when(edge: dict[str, Any], item: dict[str, Any]) -> datetime:
                 raise ValueError(f"unknown time zone {zone!r}") from None
         return value.astimezone(UTC)
     # originalStartTime of an all-day series: midnight UTC keeps the key stable.
-    return datetime.fromisoformat(str(edge["date"])).replace(tzinfo=UTC)
+    return midnight(date.fromisoformat(str(edge["date"])), UTC)

@@ -7,10 +7,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from followupd.calendars import TimeRange
+from followupd.calendars import TimeRange, midnight
 from followupd.calendars.expand import MAX_PER_PASS, Budget, bound, expand, fix_until
 from followupd.calendars.prune import PRUNE_MARGIN, prune
 from followupd.calendars.repair import ParsedCalendar, parse_calendar
@@ -277,22 +277,17 @@ def _instant(value: Any, zone: tzinfo) -> datetime | None:
     raise ValueError(f"unexpected time value {value!r}")
 
 
-def _day(value: date, zone: tzinfo) -> datetime:
-    """Midnight at the start of `value` in the user's zone, in UTC."""
-    return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
-
-
 def _all_day(component: Any, begins: date, zone: tzinfo) -> tuple[datetime, datetime]:
     """An all-day event's span: from midnight to midnight in the user's zone; one day
     when it gives neither a date DTEND nor a DURATION (RFC 5545 3.6.1)."""
-    start = _day(begins, zone)
+    start = midnight(begins, zone)
     ends = component.decoded("DTEND") if component.get("DTEND") is not None else None
     if isinstance(ends, date) and not isinstance(ends, datetime):
-        end = _day(ends, zone)
+        end = midnight(ends, zone)
     elif component.get("DURATION") is not None:
-        end = _day(begins + component.decoded("DURATION"), zone)
+        end = midnight(begins + component.decoded("DURATION"), zone)
     else:
-        end = _day(begins + timedelta(days=1), zone)
+        end = midnight(begins + timedelta(days=1), zone)
     return start, max(end, start)
 
 
@@ -327,7 +322,7 @@ def _build(
     if recurring and component.get("RECURRENCE-ID") is not None:
         moved = component.decoded("RECURRENCE-ID")
         # An all-day occurrence's id: its date at midnight UTC, a key no zone changes.
-        recurrence_id = _instant(moved, zone) or datetime.combine(moved, time(0), tzinfo=UTC)
+        recurrence_id = _instant(moved, zone) or midnight(moved, UTC)
     status = str(component.get("STATUS", "CONFIRMED")).lower()
     organizer = _address(component.get("ORGANIZER"))
     attendees = component.get("ATTENDEE") or []
