@@ -35,6 +35,7 @@ _FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 line folding
 _NEWLINE = re.compile(r"\\[nN]")  # an escaped newline inside a TEXT value
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});")
+_TAG = re.compile(r"<[/!a-zA-Z][^<>]*>")  # what an HTML reader hides, or less of it
 # When the user appears more than once (two addresses, a forged duplicate), the most
 # cautious answer counts.
 _CAUTION = {
@@ -146,12 +147,19 @@ class Detector:
             return False
         text = _NEWLINE.sub("\n", text).replace("\\", "")
         if text.isascii() and not _CONTROL.search(text) and "=?" not in text and not _ENTITY.search(text):
-            # Cleaning would not change a letter here: a keyword needs its longest word
-            # to appear as plain text, which a substring test rules out cheaply.
+            # Cleaning would not change a letter here, and tags only split or join words
+            # ("<b>Inter</b>view"): a keyword needs its longest word to appear in the text,
+            # as it is or without its tags, which a substring test rules out cheaply.
             lower = text.lower()
-            return any(word in lower for word in self._needles) and bool(self._keywords.search(text))
-        # Characters that cleaning removes, encoded-words and HTML entities can hide a
-        # keyword (a zero-width space inside "interview", say): search what the
+            untagged = _TAG.sub("", lower) if "<" in lower else lower
+            if not any(word in lower or word in untagged for word in self._needles):
+                return False
+            if self._keywords.search(text):
+                return True
+            if "<" not in text:
+                return False  # no tag to hide one
+        # Characters that cleaning removes, encoded-words, HTML entities and tags can hide
+        # a keyword (a zero-width space inside "interview", say): search what the
         # detector will see.
         plain = clean_block(text, limit=len(text) + 1)
         return bool(self._keywords.search(plain) or self._keywords.search(html_to_text(plain)))
