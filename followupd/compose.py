@@ -23,12 +23,11 @@ from followupd.draft_check import verify
 from followupd.errors import ConfigError, FollowupdError, Problem
 from followupd.model import MESSAGE_ID_PREFIX, Contact, Interview, ThreadHint
 from followupd.notes import point_from
-from followupd.people import first_name, is_role_mailbox, safe_display_name
+from followupd.people import MAX_RECIPIENTS, first_name, is_role_mailbox, safe_display_name
 from followupd.text import clean_block, clean_line
 
 log = logging.getLogger(__name__)
 
-MAX_RECIPIENTS = 50
 _MSG_ID = re.compile(r"^<[^<>\s@]{1,200}@[^<>\s@]{1,200}>$")
 
 

@@ -11,7 +11,7 @@ from followupd.config import Detect, Me
 from followupd.html_text import description_text, html_to_text
 from followupd.model import Attendee, Contact, Cutype, Event, Interview, Partstat
 from followupd.people import (
-    FREE_MAIL,
+    MAX_RECIPIENTS,
     company_from_domain,
     is_robot,
     is_tool_name,
@@ -22,11 +22,10 @@ from followupd.people import (
 from followupd.text import clean_block, clean_line
 from followupd.titles import company_name, read_title
 
-__all__ = ["FREE_MAIL", "Detection", "Detector", "MAX_RECIPIENTS"]
+__all__ = ["MAX_RECIPIENTS", "Detection", "Detector"]
 
 log = logging.getLogger(__name__)
 
-MAX_RECIPIENTS = 50  # one draft to more people than this is not a follow-up but a mailing
 # An ASCII dot-atom addr-spec: what a To header can carry without quoting; anything
 # else (quoted or non-ASCII local parts, encoded-word look-alikes) is no recipient.
 _ADDRESS = re.compile(
@@ -36,6 +35,7 @@ _FOLD = re.compile(r"\r?\n[ \t]")  # RFC 5545 line folding
 _NEWLINE = re.compile(r"\\[nN]")  # an escaped newline inside a TEXT value
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[a-zA-Z]{2,8});")
+_TAG = re.compile(r"<[/!a-zA-Z][^<>]*>")  # what an HTML reader hides, or less of it
 # When the user appears more than once (two addresses, a forged duplicate), the most
 # cautious answer counts.
 _CAUTION = {
@@ -75,12 +75,12 @@ class Detector:
             refused = self.refusal(event, summary, description)
             if refused:
                 return Detection(None, refused)
-        cancelled, reason = self._participation(event)
+        cancelled, reason = self.participation(event)
         if tracked and cancelled and event.status != "cancelled" and reason != "you declined it":
             cancelled, reason = False, ""
         contacts = self._contacts(event, description)
-        role, company = self._role_and_company(event, summary, description, contacts)
         fields = read_fields(description)
+        role, company = self._role_and_company(summary, description, fields, contacts)
         start, end = self._working_day(event) if event.all_day else (event.start, event.end)
         interview = Interview(
             uid=event.key,
@@ -115,10 +115,9 @@ class Detector:
             return "no interview keyword"
         if event.all_day:
             return "all-day"
-        if self._exclude:
-            word = self._exclude.search(summary)
-            if word:
-                return f"the title says {word.group(0).lower()}"
+        excluded = _found(self._exclude, summary)
+        if excluded:
+            return f"the title says {excluded[0]}"
         if _INTERVIEWER.search(description):
             return "the description says you are the interviewer"
         organiser = self.excluded_organiser(event)
@@ -148,24 +147,56 @@ class Detector:
             return False
         text = _NEWLINE.sub("\n", text).replace("\\", "")
         if text.isascii() and not _CONTROL.search(text) and "=?" not in text and not _ENTITY.search(text):
-            # Cleaning would not change a letter here: a keyword needs its longest word
-            # to appear as plain text, which a substring test rules out cheaply.
+            # Cleaning would not change a letter here, and tags only split or join words
+            # ("<b>Inter</b>view"): a keyword needs its longest word to appear in the text,
+            # as it is or without its tags, which a substring test rules out cheaply.
             lower = text.lower()
-            return any(word in lower for word in self._needles) and bool(self._keywords.search(text))
-        # Characters that cleaning removes, encoded-words and HTML entities can hide a
-        # keyword (a zero-width space inside "interview", say): search what the
+            untagged = _TAG.sub("", lower) if "<" in lower else lower
+            if not any(word in lower or word in untagged for word in self._needles):
+                return False
+            if self._keywords.search(text):
+                return True
+            if "<" not in text:
+                return False  # no tag to hide one
+        # Characters that cleaning removes, encoded-words, HTML entities and tags can hide
+        # a keyword (a zero-width space inside "interview", say): search what the
         # detector will see.
         plain = clean_block(text, limit=len(text) + 1)
         return bool(self._keywords.search(plain) or self._keywords.search(html_to_text(plain)))
 
-    def _mine(self, who: Attendee) -> bool:
+    def keywords_in(self, text: str) -> list[str]:
+        """The `[detect] keywords` found in `text`, lower-cased, each once."""
+        return _found(self._keywords, text)
+
+    def excluded_in(self, title: str) -> list[str]:
+        """The `[detect] exclude` words found in a title, lower-cased, each once."""
+        return _found(self._exclude, title)
+
+    def is_me(self, who: Attendee) -> bool:
         return who.is_self or who.email.lower() in self.me.addresses
 
-    def _participation(self, event: Event) -> tuple[bool, str]:
+    def why_dropped(self, who: Attendee) -> str | None:
+        """Why a person of the event gets no draft (the user, a room, a robot, someone
+        who declined), or None when they are one of its recipients."""
+        if self.is_me(who):
+            return "that is you"
+        if who.cutype in (Cutype.ROOM, Cutype.RESOURCE):
+            return f"a {who.cutype} (not a person)"
+        if who.cutype == Cutype.GROUP:
+            return "a group, not a person"
+        if not _ADDRESS.match(who.email.lower()):
+            return "not an address a draft can go to"
+        if is_robot(who.email.lower()):
+            return "a no-reply or scheduling-tool address"
+        if who.partstat == Partstat.DECLINED:
+            return "they declined"
+        return None
+
+    def participation(self, event: Event) -> tuple[bool, str]:
         """(cancelled, reason): whether this event must not produce follow-ups."""
         if event.status == "cancelled":
             return True, "the event is cancelled"
-        me = [a for a in event.attendees if self._mine(a)]
+        me = [a for a in event.attendees if self.is_me(a)]
         if me:
             # The user's own answer wins over an ORGANIZER naming them, which anyone who
             # sends an invitation can write; the most cautious answer if there are several.
@@ -177,7 +208,7 @@ class Detector:
             if self.settings.require_accepted:
                 return True, "you have not accepted the invitation"
             return False, ""
-        if event.organizer is not None and self._mine(event.organizer):
+        if event.organizer is not None and self.is_me(event.organizer):
             return False, ""  # organised by the user, who is not listed as an attendee
         if event.organizer is None:
             # No organiser and the user not invited: an entry the user made in their own
@@ -192,7 +223,7 @@ class Detector:
         found: dict[str, Contact] = {}
         people = ([event.organizer] if event.organizer else []) + list(event.attendees)
         for who in people:
-            if self._mine(who) or not _person(who) or who.partstat == Partstat.DECLINED:
+            if self.why_dropped(who) is not None:
                 continue
             email = who.email.lower()
             # A calendar name that holds an address (Outlook puts the address itself in
@@ -216,10 +247,9 @@ class Detector:
         return contacts
 
     def _role_and_company(
-        self, event: Event, summary: str, description: str, contacts: tuple[Contact, ...]
+        self, summary: str, description: str, labelled: Fields, contacts: tuple[Contact, ...]
     ) -> tuple[str | None, str | None]:
         """`Role:`/`Company:` lines win, then the title, then the interviewers' mail domain."""
-        labelled = read_fields(description)
         role, company = labelled.role, labelled.company
         domain_company, label = None, None
         for contact in contacts:
@@ -315,6 +345,12 @@ def _trailing_name(text: str) -> str | None:
             break
         name.insert(0, word)
     return " ".join(name) or None
+
+
+def _found(pattern: re.Pattern[str] | None, text: str) -> list[str]:
+    if pattern is None:
+        return []
+    return list(dict.fromkeys(m.group(0).lower() for m in pattern.finditer(text)))
 
 
 def _phrases(words: tuple[str, ...]) -> re.Pattern[str] | None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, tzinfo
 
 from followupd.config import Config
-from followupd.detect import _ADDRESS, Detector, read_fields
+from followupd.detect import Detector, read_fields
 from followupd.html_text import description_text
-from followupd.model import Attendee, Cutype, Event, Partstat
-from followupd.people import is_robot
+from followupd.model import Event
 from followupd.store import UserNotes
 from followupd.text import clean_line
 
@@ -20,23 +19,6 @@ def _at(at: datetime, zone: tzinfo) -> str:
 def _day(at: datetime, zone: tzinfo) -> str:
     local = at.astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %Y}"
-
-
-def _why_dropped(detector: Detector, who: Attendee) -> str | None:
-    """Why a person of the event gets no draft, or None when they are kept."""
-    if who.is_self or who.email.lower() in detector.me.addresses:
-        return "that is you"
-    if who.cutype in (Cutype.ROOM, Cutype.RESOURCE):
-        return f"a {who.cutype} (not a person)"
-    if who.cutype == Cutype.GROUP:
-        return "a group, not a person"
-    if not _ADDRESS.match(who.email.lower()):
-        return "not an address a draft can go to"
-    if is_robot(who.email.lower()):
-        return "a no-reply or scheduling-tool address"
-    if who.partstat == Partstat.DECLINED:
-        return "they declined"
-    return None
 
 
 def explain(
@@ -56,16 +38,16 @@ def explain(
         lines.append(
             f"  when:         {_at(event.start, zone)} – {_at(event.end, zone)} ({getattr(zone, 'key', zone)})"
         )
-    words = sorted({m.group(0).lower() for m in _finditer(detector, "_keywords", f"{summary}\n{description}")})
+    words = sorted(detector.keywords_in(f"{summary}\n{description}"))
     lines.append(f"  keywords:     {', '.join(words) if words else 'none of [detect] keywords'}")
-    excluded = sorted({m.group(0).lower() for m in _finditer(detector, "_exclude", summary)})
+    excluded = sorted(detector.excluded_in(summary))
     if excluded:
         lines.append(f"  exclude:      the title has {', '.join(excluded)}")
     organiser = detector.excluded_organiser(event)
     if organiser:
         lines.append(f"  organiser:    {event.organizer.email if event.organizer else ''} matches {organiser}")
-    cancelled, why = detector._participation(event)
-    mine_status = [a.partstat for a in event.attendees if detector._mine(a)]
+    cancelled, why = detector.participation(event)
+    mine_status = [a.partstat for a in event.attendees if detector.is_me(a)]
     answer = ", ".join(str(p) for p in mine_status) if mine_status else "you are not among the attendees"
     lines.append(f"  your answer:  {answer}" + (f" → {why}" if cancelled else " → counts"))
     iv = detection.interview
@@ -77,7 +59,7 @@ def explain(
     for who in people:
         email = who.email.lower()
         part = "organiser" if who is event.organizer else "attendee"
-        dropped = _why_dropped(detector, who)
+        dropped = detector.why_dropped(who)
         if dropped is None and email in seen:
             continue
         seen.add(email)
@@ -114,8 +96,3 @@ def _said(calendar: str | None, yours: str | None) -> str:
     if yours:
         return f"{clean_line(yours, 100)} (your note; the event says: {text})"
     return text
-
-
-def _finditer(detector: Detector, name: str, text: str):  # type: ignore[no-untyped-def]
-    pattern = getattr(detector, name)
-    return pattern.finditer(text) if pattern is not None else iter(())

@@ -66,7 +66,7 @@ def _shape(line: str) -> Point | None:
     if _FOR_ME.match(line):
         return None
     if line[-1] in ".!" and _SENDABLE.match(line) and not _THIRD_PERSON.search(line):
-        return Point(line if line[-1] in ".!" else line + ".", True)
+        return Point(line, True)
     topic = _REPORTED.sub("", line, count=1).strip().rstrip(".!;:,")
     if topic != line.rstrip(".!;:,"):
         topic = _REPORTED.sub("", topic, count=1).strip()

@@ -15,6 +15,8 @@ from followupd.model import Contact
 from followupd.policy.domains import FREE_MAIL
 from followupd.text import clean_line
 
+MAX_RECIPIENTS = 50  # one draft to more people than this is not a follow-up but a mailing
+
 # Scheduling tools, ATS and conferencing services: their addresses are the tool, not a person.
 TOOL_DOMAINS = frozenset(
     """

@@ -212,3 +212,14 @@ def test_a_pass_stops_expanding_when_its_budget_is_spent() -> None:
     assert len(expand([master], [], SPAN, ZONE, budget)) == 10  # the series in hand is finished
     assert budget.left < 0
     assert expand([master], [], SPAN, ZONE, budget) == [] and budget.skipped_series == 1
+
+
+def test_an_organisers_cancellation_notice_cancels_its_events() -> None:
+    notice = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:CANCEL\r\n{}\r\nEND:VCALENDAR\r\n"
+    one = ev("c", "DTSTART:20261105T100000Z", "DTEND:20261105T110000Z", "STATUS:CONFIRMED")
+    events, problems = read(notice.format(one))
+    assert [(e.uid, e.status) for e in events] == [("c", "cancelled")] and problems == []
+    # Read event by event (a broken neighbour), the notice still cancels what is read.
+    broken = "BEGIN:VEVENT\r\nUID:b\r\nDTSTART:20261105T100000Z\r\nEND:VALARM\r\nEND:VEVENT"
+    events, problems = read(notice.format(broken + "\r\n" + one))
+    assert [(e.uid, e.status) for e in events] == [("c", "cancelled")] and len(problems) == 1

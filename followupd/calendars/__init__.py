@@ -6,7 +6,7 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import TYPE_CHECKING
 
 from followupd.errors import Problem
@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 # An interview does not recur more often than this in a day: every source reads at
 # most this many occurrences of one recurring event a day (and says what it cut).
 MAX_PER_DAY = 3
+
+
+def midnight(day: date, zone: tzinfo) -> datetime:
+    """Midnight at the start of `day` in `zone`, in UTC: where an all-day event begins
+    and ends (in the user's zone), or the key of an all-day occurrence (in UTC)."""
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)

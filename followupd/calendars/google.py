@@ -13,16 +13,14 @@ recurringEventId and originalStartTime) name the same interview.
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
 from collections import Counter
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from followupd.calendars import MAX_PER_DAY, CalendarChanges, CalendarSource, TimeRange
+from followupd.calendars import MAX_PER_DAY, CalendarChanges, CalendarSource, TimeRange, midnight
 from followupd.errors import BackendError, Problem
 from followupd.google.api import ApiError, GoogleApi
 from followupd.model import Attendee, Cutype, Event, Partstat, event_key
@@ -169,7 +167,8 @@ def _event(item: dict[str, Any], zone: tzinfo) -> Event | str:
     start, end = item["start"], item["end"]
     all_day = "dateTime" not in start  # {"date": "2026-11-11"}: never an interview by itself
     if all_day:
-        begins, ends = (_midnight(edge, zone) for edge in (start, end))
+        # the end date exclusive: from midnight to midnight in the user's zone
+        begins, ends = (midnight(date.fromisoformat(str(edge["date"])), zone) for edge in (start, end))
     else:
         begins, ends = _when(start, item), _when(end, item)
     organizer = item.get("organizer") or {}
@@ -179,7 +178,8 @@ def _event(item: dict[str, Any], zone: tzinfo) -> Event | str:
         uid=uid,
         recurrence_id=recurrence_id,
         summary=str(item.get("summary", "")),
-        description=_plain(str(item.get("description", ""))),
+        # HTML when typed in Google's editor: the detector reads it as text (html_text).
+        description=str(item.get("description", "")),
         start=begins,
         end=max(begins, ends),
         status=str(item.get("status", "confirmed")),
@@ -195,11 +195,6 @@ def _event(item: dict[str, Any], zone: tzinfo) -> Event | str:
         location=str(item.get("location", "")),
         all_day=all_day,
     )
-
-
-def _midnight(edge: dict[str, Any], zone: tzinfo) -> datetime:
-    """An all-day edge ({"date": "2026-11-11"}, the end exclusive) at midnight in the user's zone."""
-    return datetime.combine(date.fromisoformat(str(edge["date"])), time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _attendee(data: dict[str, Any]) -> Attendee:
@@ -223,18 +218,4 @@ def _when(edge: dict[str, Any], item: dict[str, Any]) -> datetime:
                 raise ValueError(f"unknown time zone {zone!r}") from None
         return value.astimezone(UTC)
     # originalStartTime of an all-day series: midnight UTC keeps the key stable.
-    return datetime.fromisoformat(str(edge["date"])).replace(tzinfo=UTC)
-
-
-_BREAKS = re.compile(r"(?i)<br\s*/?>|</p>|</div>|</li>|</h\d>")
-_TAGS = re.compile(r"<[^>]+>")
-
-
-def _plain(description: str) -> str:
-    """Google Calendar's web UI stores descriptions as HTML; the detector wants text
-    with its line breaks (a `Notes:` line must stay a line)."""
-    if not re.search(r"(?i)<(br|p|div|li|ul|ol|b|i|u|a|span)\b[^>]*>", description):
-        return description
-    text = _BREAKS.sub("\n", description)
-    text = re.sub(r"(?i)<li[^>]*>", "- ", text)
-    return html.unescape(_TAGS.sub("", text))
+    return midnight(date.fromisoformat(str(edge["date"])), UTC)

@@ -7,12 +7,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-import icalendar
-
-from followupd.calendars import TimeRange
+from followupd.calendars import TimeRange, midnight
 from followupd.calendars.expand import MAX_PER_PASS, Budget, bound, expand, fix_until
 from followupd.calendars.prune import PRUNE_MARGIN, prune
 from followupd.calendars.repair import ParsedCalendar, parse_calendar
@@ -55,7 +53,7 @@ class Attendance:
 
 
 def events_in(
-    calendars: Iterable[icalendar.Calendar],
+    calendars: Iterable[ParsedCalendar],
     span: TimeRange,
     zone: tzinfo,
     where: str,
@@ -65,7 +63,8 @@ def events_in(
 
     Floating times are read in `zone`; a one-off all-day event is read as midnight to
     midnight there (flagged `all_day`), an all-day series is skipped. Broken entries
-    become problems naming the event and never hide the rest of the calendar. Given
+    become problems naming the event and never hide the rest of the calendar (an
+    organiser's METHOD:CANCEL was applied by `parse_calendar`). Given
     `attendance`, a series the user does not take part in is not expanded (its moved
     instances are still read one by one). Expansion is bounded (see expand.py).
     """
@@ -73,8 +72,7 @@ def events_in(
     zones: dict[str, Any] = {}
     by_uid: dict[str, list[Any]] = defaultdict(list)
     for calendar in calendars:
-        problems.extend(getattr(calendar, "problems", []))
-        cancelled = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
+        problems.extend(calendar.problems)
         for component in calendar.subcomponents:
             if component.name == "VTIMEZONE":
                 zones.setdefault(str(component.get("TZID", "")), component)
@@ -85,9 +83,6 @@ def events_in(
                     continue
                 if not component.get("UID"):
                     component["UID"] = _synthetic_uid(component)
-                if cancelled:
-                    component.pop("STATUS", None)
-                    component.add("STATUS", "CANCELLED")
                 note = _normalise(component, zone)
                 if note:
                     problems.append(Problem(_describe(component, where), note))
@@ -167,7 +162,7 @@ def _one(
     check_span: bool = True,
 ) -> None:
     try:
-        event = _event(component, zone, {str(component["UID"])} if recurring else set(), False)
+        event = _event(component, zone, recurring)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         problems.append(Problem(_describe(component, where), f"skipped: {exc}"))
         return
@@ -282,30 +277,25 @@ def _instant(value: Any, zone: tzinfo) -> datetime | None:
     raise ValueError(f"unexpected time value {value!r}")
 
 
-def _day(value: date, zone: tzinfo) -> datetime:
-    """Midnight at the start of `value` in the user's zone, in UTC."""
-    return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
-
-
 def _all_day(component: Any, begins: date, zone: tzinfo) -> tuple[datetime, datetime]:
     """An all-day event's span: from midnight to midnight in the user's zone; one day
     when it gives neither a date DTEND nor a DURATION (RFC 5545 3.6.1)."""
-    start = _day(begins, zone)
+    start = midnight(begins, zone)
     ends = component.decoded("DTEND") if component.get("DTEND") is not None else None
     if isinstance(ends, date) and not isinstance(ends, datetime):
-        end = _day(ends, zone)
+        end = midnight(ends, zone)
     elif component.get("DURATION") is not None:
-        end = _day(begins + component.decoded("DURATION"), zone)
+        end = midnight(begins + component.decoded("DURATION"), zone)
     else:
-        end = _day(begins + timedelta(days=1), zone)
+        end = midnight(begins + timedelta(days=1), zone)
     return start, max(end, start)
 
 
-def _event(component: Any, zone: tzinfo, recurring: set[str], cancelled: bool) -> Event | None:
+def _event(component: Any, zone: tzinfo, recurring: bool) -> Event | None:
     begins = component.decoded("DTSTART")
     all_day = isinstance(begins, date) and not isinstance(begins, datetime)
     if all_day:  # never an interview by itself; listed by `status --all`, and `track` can make it one
-        return _build(component, zone, recurring, cancelled, *_all_day(component, begins, zone), all_day=True)
+        return _build(component, zone, recurring, *_all_day(component, begins, zone), all_day=True)
     start = _instant(begins, zone)
     if start is None:
         return None
@@ -316,27 +306,24 @@ def _event(component: Any, zone: tzinfo, recurring: set[str], cancelled: bool) -
         end = start + component.decoded("DURATION")
     if end is None:
         return None
-    return _build(component, zone, recurring, cancelled, start, max(end, start))
+    return _build(component, zone, recurring, start, max(end, start))
 
 
 def _build(
     component: Any,
     zone: tzinfo,
-    recurring: set[str],
-    cancelled: bool,
+    recurring: bool,
     start: datetime,
     end: datetime,
     all_day: bool = False,
 ) -> Event:
     uid = str(component["UID"])
     recurrence_id = None
-    if uid in recurring and component.get("RECURRENCE-ID") is not None:
+    if recurring and component.get("RECURRENCE-ID") is not None:
         moved = component.decoded("RECURRENCE-ID")
         # An all-day occurrence's id: its date at midnight UTC, a key no zone changes.
-        recurrence_id = _instant(moved, zone) or datetime.combine(moved, time(0), tzinfo=UTC)
+        recurrence_id = _instant(moved, zone) or midnight(moved, UTC)
     status = str(component.get("STATUS", "CONFIRMED")).lower()
-    if cancelled:
-        status = "cancelled"
     organizer = _address(component.get("ORGANIZER"))
     attendees = component.get("ATTENDEE") or []
     if not isinstance(attendees, list):
