@@ -135,9 +135,10 @@ def _matching(events: list[Event], key: str) -> list[Event]:
 def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out: Out) -> None:
     """Make an ignored event (or a whole series) an interview; `--undo` forgets that."""
     series = {r.interview.event_uid for r in store.interviews()} | {i.event_uid for i in store.ignored()}
+    shown = shown_ids(store, config.me.timezone)
     events = read_events(config, clock)
     try:
-        target = resolve(key, known_keys(store), series, shown_ids(store, config.me.timezone))
+        target = resolve(key, known_keys(store), series, shown)
     except FollowupdError:
         if not _matching(events, key):
             raise
@@ -156,7 +157,7 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
             ],
             now,
         )
-        out(f"no longer tracking {_named(store, config, target)}: the detector decides again")
+        out(f"no longer tracking {_named(shown, target)}: the detector decides again")
         if undone:
             out(f"{_count(len(undone), 'interview')} without a draft listed as ignored again (`status --all`)")
         return
@@ -185,8 +186,7 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
     refused = Counter(a.reason for a in actions if isinstance(a, policy.IgnoreEvent))
     if len(found) > 1:  # a series: what became of its occurrences, counted
         title = found[0].summary or "(untitled)"
-        short = shown_ids(store, config.me.timezone).get(target, target)
-        out(f"tracking every occurrence of “{title}” ({short}), those to come included:")
+        out(f"tracking every occurrence of “{title}” ({shown.get(target, target)}), those to come included:")
         out(f"  {_count(len(saved), 'occurrence')} now followed as interviews")
         for reason, count in refused.items():
             out(f"  {_count(count, 'occurrence')} not: {reason}")
@@ -199,10 +199,13 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
         out(f"{target} is tracked already")
 
 
-def _named(store: Store, config: Config, key: str) -> str:
-    """A key as `status` shows it: the short id, with the whole key when they differ."""
-    short = shown_ids(store, config.me.timezone).get(key, key)
-    return key if short == key else f"{short} ({key})" if len(key) <= 40 else short
+def _named(shown: dict[str, str], key: str) -> str:
+    """A key as `status` shows it: the short id, with the whole key when they differ
+    and the key is short enough to read."""
+    short = shown.get(key, key)
+    if short == key or len(key) > 40:
+        return short
+    return f"{short} ({key})"
 
 
 def _count(n: int, noun: str) -> str:
