@@ -13,18 +13,20 @@ import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from followupd import policy
+from followupd.app import opened, secret_store
 from followupd.calendars import TimeRange, open_calendar
 from followupd.clock import Clock
 from followupd.config import Config
 from followupd.detect import Detector, read_fields
 from followupd.errors import FollowupdError
+from followupd.explain import explain
 from followupd.model import Event, Interview
 from followupd.policy.plan import step_words
-from followupd.policy.say import overlay
+from followupd.policy.say import overlay, tracked
 from followupd.status import known_keys, resolve, shown_ids
 from followupd.store import Store, UserNotes
 from followupd.store_say import Ignored
@@ -110,18 +112,14 @@ def _edit(interview: Interview, short: str) -> str | None:
 
 
 def read_events(config: Config, clock: Clock, span_days: int = 60) -> list[Event]:
-    """Read the calendar (read-only) around now, as `preview` does before a first pass."""
-    from datetime import timedelta
+    """Read the calendar (read-only) around now, as `preview` does before a first pass.
 
-    from followupd.app import secret_store
-
+    Without the detector's keyword pre-check (`relevant`), so an event with no keyword,
+    which a pass never parses, is read too: `track` and `explain` are about those."""
     now = clock.now()
     back = config.steps[0].before if config.steps else timedelta(0)
     source = open_calendar(config, secret_store(config))
     try:
-        keep = getattr(source, "keep", None)
-        if keep is not None:  # a source's keyword pre-filter would hide an event with none
-            keep(frozenset({"*"}))
         span = TimeRange(now - back - timedelta(days=span_days), now + timedelta(days=span_days))
         return list(source.fetch(None, span).events)
     finally:
@@ -233,9 +231,6 @@ def skip(store: Store, key: str, undo: bool, now: datetime, zone: tzinfo, out: O
 
 
 def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
-    from followupd.explain import explain
-    from followupd.policy.say import tracked
-
     key: str = text
     mine: UserNotes | None = None
     corrections: dict[str, str] = {}
@@ -262,8 +257,6 @@ def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
 
 def correct(config: Config, args: argparse.Namespace, clock: Clock, out: Out) -> None:
     """`note`, `track` and `skip`, under the pass lock; the plan is re-derived after."""
-    from followupd.app import opened
-
     with opened(config, clock) as (store, engine):
         if args.command == "note":
             note(config, store, clock, args.uid, args.text, args.clear, out)
