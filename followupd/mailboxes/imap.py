@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SCAN = 5000
+MAX_SCAN = 5000  # newest messages read on a first or re-scan of one folder
 CONVERSATION_CANDIDATES = 10  # newest hits per folder whose headers are read for a thread
-MAX_PEOPLE = 10  # addresses in one conversation SEARCH  # newest messages read on a first or re-scan of one folder
+MAX_PEOPLE = 10  # addresses in one conversation SEARCH
 STALE_AFTER = 60.0  # seconds; an older connection is checked with NOOP before use
 DRAFT_NAMES = ("Drafts", "Draft", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts")
 SENT_NAMES = (
