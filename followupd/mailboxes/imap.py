@@ -139,7 +139,12 @@ class ImapMailbox(Mailbox):
                 )
             if self._folders["sent"] is None and not self._warned_no_sent:
                 self._warned_no_sent = True
-                log.warning("%s: no Sent folder found; set [mailbox] sent so sent drafts are recognised", self.label)
+                log.warning(
+                    "%s: no Sent folder found, so a draft you send is not recognised as sent; set [mailbox] sent "
+                    "to the folder your mail client keeps sent mail in (folders: %s)",
+                    self.label,
+                    ", ".join(sorted(n for _, n in listed)),
+                )
             log.debug("%s: drafts in %r, sent in %r", self.label, self._folders["drafts"], self._folders["sent"])
         return self._folders[role]
 
