@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 Out = Callable[[str], None]
 
+SPAN_DAYS = 60  # how far around now `track` and `explain` read the calendar
+
 _HELP = """\
 # Your notes for {title}.
 # Role:, Company: and Notes: work as in an event's description; each one you fill
@@ -111,7 +113,7 @@ def _edit(interview: Interview, short: str) -> str | None:
     return _strip(after)
 
 
-def read_events(config: Config, clock: Clock, span_days: int = 60) -> list[Event]:
+def read_events(config: Config, clock: Clock, span_days: int = SPAN_DAYS) -> list[Event]:
     """Read the calendar (read-only) around now, as `preview` does before a first pass.
 
     Without the detector's keyword pre-check (`relevant`), so an event with no keyword,
@@ -250,7 +252,10 @@ def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
             store.close()
     events = [e for e in read_events(config, clock) if e.key == key or e.uid == key]
     if not events:
-        raise FollowupdError(f"no event {text!r} in {config.calendar.label} around now")
+        raise FollowupdError(
+            f"no event {text!r} in {config.calendar.label} within {SPAN_DAYS} days of now; "
+            "give an id from `followupd status --all` or the event's UID"
+        )
     for event in events:
         out("\n".join(explain(config, event, tracked(event.key, event.uid, corrections), mine, state, clock.now())))
 
