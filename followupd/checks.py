@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from followupd.config import Config
+from followupd.config import CaldavSettings, Config, IcsSettings, ImapSettings, MaildirSettings
 from followupd.errors import ConfigError, FollowupdError
+from followupd.urls import refuse_cleartext
 
 # What `followupd init` writes (followupd/data/config.example.toml): still there, the
 # config was never edited.
@@ -22,25 +24,23 @@ def offline(config: Config, now: datetime) -> tuple[list[str], list[str]]:
     if config.me.email == SAMPLE["me.email"]:
         lines.append(f"note: [me] email is still the sample {SAMPLE['me.email']!r} that `followupd init` wrote")
     cal = config.calendar
-    if cal.kind == "ics" and getattr(cal, "path", None) is not None:
-        lines.append(_ics(config, now, problems))
-    if cal.kind == "caldav":
-        from followupd.urls import refuse_cleartext
-
-        _refused(lambda: refuse_cleartext(cal.url, "calendar.url"), problems)  # type: ignore[union-attr,arg-type]
-        lines.append(_secret(config, "caldav", "calendar", cal.username, cal.password_command, problems))  # type: ignore[union-attr]
+    if isinstance(cal, IcsSettings) and cal.path is not None:
+        lines.append(_ics(config, cal.path, now, problems))
+    if isinstance(cal, CaldavSettings):
+        _refused(lambda: refuse_cleartext(cal.url, "calendar.url"), problems)
+        lines.append(_secret(config, "caldav", "calendar", cal.username, cal.password_command, problems))
     box = config.mailbox
-    if box.kind == "maildir":
+    if isinstance(box, MaildirSettings):
         from followupd.mailboxes.maildir import check as check_maildir
 
-        if str(box.path).endswith("/Mail/example"):  # type: ignore[union-attr]
+        if str(box.path).endswith("/Mail/example"):
             lines.append(f"note: [mailbox] path is still the sample {SAMPLE['mailbox.path']!r} from `followupd init`")
         try:
-            lines.append(check_maildir(box))  # type: ignore[arg-type]
+            lines.append(check_maildir(box))
         except FollowupdError as exc:
             problems.append(str(exc))
-    elif box.kind == "imap":
-        lines.append(_secret(config, "imap", "mailbox", box.username, box.password_command, problems))  # type: ignore[union-attr]
+    elif isinstance(box, ImapSettings):
+        lines.append(_secret(config, "imap", "mailbox", box.username, box.password_command, problems))
     if cal.kind == "google" or box.kind == "gmail":
         from followupd.google import check_endpoint
 
@@ -56,12 +56,10 @@ def _refused(check: Callable[[], None], problems: list[str]) -> None:
         problems.extend(f"{p.where}: {p.message}" for p in exc.problems)
 
 
-def _ics(config: Config, now: datetime, problems: list[str]) -> str:
+def _ics(config: Config, path: Path, now: datetime, problems: list[str]) -> str:
     from followupd.calendars import TimeRange
     from followupd.calendars.ics import IcsSource
 
-    path = config.calendar.path  # type: ignore[union-attr]
-    assert path is not None
     if not path.exists():
         problems.append(f"calendar file {path} does not exist; check [calendar] path")
         return f"calendar file {path}: missing"
@@ -71,12 +69,11 @@ def _ics(config: Config, now: datetime, problems: list[str]) -> str:
     except FollowupdError as exc:
         problems.append(str(exc))
         return f"calendar file {path}: does not parse"
-    broken = (
-        f"; {len(changes.problems)} broken entr{'y' if len(changes.problems) == 1 else 'ies'}"
-        if changes.problems
-        else ""
+    events = len(changes.events)  # every event: without the keyword pre-check, IcsSource parses them all
+    broken = len(changes.problems)
+    return f"calendar file {path}: parses, {events} event{'' if events == 1 else 's'} within 60 days" + (
+        f"; {broken} broken entr{'y' if broken == 1 else 'ies'}" if broken else ""
     )
-    return f"calendar file {path}: parses, {len(changes.events)} possible interview(s) within 60 days{broken}"
 
 
 def _secret(config: Config, kind: str, section: str, username: str, command: str | None, problems: list[str]) -> str:

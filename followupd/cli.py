@@ -315,13 +315,14 @@ def _status(config, args: argparse.Namespace) -> int:  # type: ignore[no-untyped
         else:
             print(f"Nothing tracked yet (no state in {config.state_dir}). Run `followupd run --once`.")
         return EXIT_OK
-    store = Store.open(config.state_dir, SystemClock().now(), readonly=True)
+    now = SystemClock().now()
+    store = Store.open(config.state_dir, now, readonly=True)
     try:
         if args.json:
             data = status.rows(store, zone) + (status.ignored_rows(store, zone) if args.all else [])
             print(printable_json(json.dumps(data, indent=2, ensure_ascii=False)))
         else:
-            _out(status.table(store, zone, SystemClock().now(), everything=args.all))
+            _out(status.table(store, zone, now, everything=args.all))
     finally:
         store.close()
     return EXIT_OK
@@ -332,9 +333,10 @@ def _check(config) -> int:  # type: ignore[no-untyped-def]
     from followupd.clock import SystemClock
     from followupd.compose import check_templates
 
-    sources = check_templates(config, SystemClock().now())
+    now = SystemClock().now()
+    sources = check_templates(config, now)
     # Local and cheap: a missing file or folder fails here, not at the first pass.
-    lines, problems = offline(config, SystemClock().now())
+    lines, problems = offline(config, now)
     if problems:
         raise FollowupdError(f"{config.path}:\n" + "\n".join(f"  {p}" for p in problems))
     print(f"{config.path}: OK")

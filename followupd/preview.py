@@ -46,10 +46,11 @@ def preview(
             people = [c.email for c in interview.contacts]
         if person is not None:
             if person.lower() not in people:
-                raise FollowupdError(
-                    f"{person} gets no {step.name} draft of {interview.uid}"
-                    + ("" if step.per_person else f" of its own: [[steps]] {step.name} is not per_person")
-                )
+                if step.per_person:
+                    why = f"; its drafts go to {', '.join(p for p in people if p) or 'nobody yet'}"
+                else:
+                    why = f" of its own: [[steps]] {step.name} is not per_person, so leave out --person"
+                raise FollowupdError(f"{person} gets no {step.name} draft of {interview.uid}{why}")
             people = [person.lower()]
         followups = {p: store.followup(interview.uid, person_step(step.name, p)) if store else None for p in people}
     finally:
@@ -94,7 +95,10 @@ def find_interview(config: Config, store: Store | None, uid: str, clock: Clock) 
                     return found
     finally:
         source.close()
-    raise FollowupdError(f"no interview with uid {uid!r}; `followupd status` lists them")
+    raise FollowupdError(
+        f"no interview with uid {uid!r}; `followupd status` lists them, "
+        "`followupd explain ID` says why an event is not one"
+    )
 
 
 def local_time(at: datetime, zone: tzinfo) -> str:

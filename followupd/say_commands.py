@@ -13,18 +13,20 @@ import subprocess
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from followupd import policy
+from followupd.app import opened, secret_store
 from followupd.calendars import TimeRange, open_calendar
 from followupd.clock import Clock
 from followupd.config import Config
 from followupd.detect import Detector, read_fields
 from followupd.errors import FollowupdError
+from followupd.explain import explain
 from followupd.model import Event, Interview
 from followupd.policy.plan import step_words
-from followupd.policy.say import overlay
+from followupd.policy.say import overlay, tracked
 from followupd.status import known_keys, resolve, shown_ids
 from followupd.store import Store, UserNotes
 from followupd.store_say import Ignored
@@ -32,6 +34,8 @@ from followupd.store_say import Ignored
 log = logging.getLogger(__name__)
 
 Out = Callable[[str], None]
+
+SPAN_DAYS = 60  # how far around now `track` and `explain` read the calendar
 
 _HELP = """\
 # Your notes for {title}.
@@ -109,19 +113,15 @@ def _edit(interview: Interview, short: str) -> str | None:
     return _strip(after)
 
 
-def read_events(config: Config, clock: Clock, span_days: int = 60) -> list[Event]:
-    """Read the calendar (read-only) around now, as `preview` does before a first pass."""
-    from datetime import timedelta
+def read_events(config: Config, clock: Clock, span_days: int = SPAN_DAYS) -> list[Event]:
+    """Read the calendar (read-only) around now, as `preview` does before a first pass.
 
-    from followupd.app import secret_store
-
+    Without the detector's keyword pre-check (`relevant`), so an event with no keyword,
+    which a pass never parses, is read too: `track` and `explain` are about those."""
     now = clock.now()
     back = config.steps[0].before if config.steps else timedelta(0)
     source = open_calendar(config, secret_store(config))
     try:
-        keep = getattr(source, "keep", None)
-        if keep is not None:  # a source's keyword pre-filter would hide an event with none
-            keep(frozenset({"*"}))
         span = TimeRange(now - back - timedelta(days=span_days), now + timedelta(days=span_days))
         return list(source.fetch(None, span).events)
     finally:
@@ -135,9 +135,10 @@ def _matching(events: list[Event], key: str) -> list[Event]:
 def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out: Out) -> None:
     """Make an ignored event (or a whole series) an interview; `--undo` forgets that."""
     series = {r.interview.event_uid for r in store.interviews()} | {i.event_uid for i in store.ignored()}
+    shown = shown_ids(store, config.me.timezone)
     events = read_events(config, clock)
     try:
-        target = resolve(key, known_keys(store), series, shown_ids(store, config.me.timezone))
+        target = resolve(key, known_keys(store), series, shown)
     except FollowupdError:
         if not _matching(events, key):
             raise
@@ -156,7 +157,7 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
             ],
             now,
         )
-        out(f"no longer tracking {_named(store, config, target)}: the detector decides again")
+        out(f"no longer tracking {_named(shown, target)}: the detector decides again")
         if undone:
             out(f"{_count(len(undone), 'interview')} without a draft listed as ignored again (`status --all`)")
         return
@@ -185,8 +186,7 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
     refused = Counter(a.reason for a in actions if isinstance(a, policy.IgnoreEvent))
     if len(found) > 1:  # a series: what became of its occurrences, counted
         title = found[0].summary or "(untitled)"
-        short = shown_ids(store, config.me.timezone).get(target, target)
-        out(f"tracking every occurrence of “{title}” ({short}), those to come included:")
+        out(f"tracking every occurrence of “{title}” ({shown.get(target, target)}), those to come included:")
         out(f"  {_count(len(saved), 'occurrence')} now followed as interviews")
         for reason, count in refused.items():
             out(f"  {_count(count, 'occurrence')} not: {reason}")
@@ -199,10 +199,13 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
         out(f"{target} is tracked already")
 
 
-def _named(store: Store, config: Config, key: str) -> str:
-    """A key as `status` shows it: the short id, with the whole key when they differ."""
-    short = shown_ids(store, config.me.timezone).get(key, key)
-    return key if short == key else f"{short} ({key})" if len(key) <= 40 else short
+def _named(shown: dict[str, str], key: str) -> str:
+    """A key as `status` shows it: the short id, with the whole key when they differ
+    and the key is short enough to read."""
+    short = shown.get(key, key)
+    if short == key or len(key) > 40:
+        return short
+    return f"{short} ({key})"
 
 
 def _count(n: int, noun: str) -> str:
@@ -230,9 +233,6 @@ def skip(store: Store, key: str, undo: bool, now: datetime, zone: tzinfo, out: O
 
 
 def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
-    from followupd.explain import explain
-    from followupd.policy.say import tracked
-
     key: str = text
     mine: UserNotes | None = None
     corrections: dict[str, str] = {}
@@ -252,15 +252,16 @@ def explain_command(config: Config, text: str, clock: Clock, out: Out) -> None:
             store.close()
     events = [e for e in read_events(config, clock) if e.key == key or e.uid == key]
     if not events:
-        raise FollowupdError(f"no event {text!r} in {config.calendar.label} around now")
+        raise FollowupdError(
+            f"no event {text!r} in {config.calendar.label} within {SPAN_DAYS} days of now; "
+            "give an id from `followupd status --all` or the event's UID"
+        )
     for event in events:
         out("\n".join(explain(config, event, tracked(event.key, event.uid, corrections), mine, state, clock.now())))
 
 
 def correct(config: Config, args: argparse.Namespace, clock: Clock, out: Out) -> None:
     """`note`, `track` and `skip`, under the pass lock; the plan is re-derived after."""
-    from followupd.app import opened
-
     with opened(config, clock) as (store, engine):
         if args.command == "note":
             note(config, store, clock, args.uid, args.text, args.clear, out)

@@ -34,15 +34,22 @@ def loopback(host: str) -> bool:
         return False
 
 
+def cleartext(url: str) -> bool:
+    """Whether what is sent to `url` travels in clear text: anything but https, except
+    http to a loopback host (an emulator, a local proxy), which never leaves the machine."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme != "https" and not (scheme == "http" and loopback(parts.hostname or ""))
+
+
 def refuse_cleartext(url: str, key: str) -> None:
     """Raise ConfigError for an http:// URL to another machine: credentials would
     travel in clear text (as IMAP security = "none" is refused)."""
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError:
         raise ConfigError(f"[{key.split('.')[0]}]", [Problem(key, f"{redact(url)} is not a usable URL")]) from None
-    if parts.scheme.lower() == "http" and not loopback(parts.hostname or ""):
+    if cleartext(url):
         raise ConfigError(
             f"[{key.split('.')[0]}]",
             [

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from followupd.config import parse
+from followupd.errors import ConfigError
+
 from support.feed import FeedHandler
 from support.harness import REPO, Cli, write_config
 from support.ics import calendar, vevent
@@ -65,6 +68,20 @@ name = "check-in"
     ):
         assert expected in err, (expected, err)
     assert str(ics_cli.config) in err
+
+
+def test_a_missing_kind_and_a_bad_step_name_say_what_to_write() -> None:
+    text = (
+        '[me]\nname = "Ada"\nemail = "ada@example.org"\n[calendar]\npath = "/tmp/x.ics"\n'
+        '[mailbox]\nkind = "maildir"\npath = "/tmp/mail"\n[[steps]]\nname = "Thank You"\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        parse(text, Path("config.toml"))
+    problems = [str(p) for p in error.value.problems]
+    assert "calendar.kind: required key is missing; set it to one of: ics, google, caldav" in problems
+    assert (
+        "steps[0].name (line 10): 'Thank You': use lower-case letters, digits and dashes, e.g. 'thank-you'" in problems
+    )
 
 
 def test_invalid_toml_names_the_file_and_line(ics_cli: Cli) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -114,10 +113,11 @@ def test_no_keyring_on_a_headless_machine_is_explained_not_worked_around(home: P
     assert not (home / "state" / "secrets.json").exists()  # no silent plaintext fallback
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _port(printed: str) -> int:
+    """The loopback port `auth google --no-browser` chose and printed (in the tunnel command)."""
+    match = re.search(r"ssh -N -L (\d+):localhost:(\d+) ", printed)
+    assert match is not None and match[1] == match[2], printed
+    return int(match[1])
 
 
 def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int, str]:  # noqa: F811
@@ -139,7 +139,6 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
             }
         )
     )
-    port = _free_port()
     # oauthlib insists on https for the token endpoint; the emulator speaks http.
     env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1", **env}
     process = subprocess.Popen(
@@ -154,8 +153,6 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
             "--client-secrets",
             str(secrets_file),
             "--no-browser",
-            "--port",
-            str(port),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -170,17 +167,13 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
             line = process.stdout.readline()
             assert line, f"exited early: {process.stderr.read()}"
             printed += line
-        assert f"ssh -N -L {port}:localhost:{port}" in printed
+        assert f"http://localhost:{_port(printed)}/ on this machine" in printed
         url = re.search(r"(http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+)", printed)
         assert url is not None
         assert "code_challenge_method=S256" in url.group(1) and "access_type=offline" in url.group(1)
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(url.group(1), timeout=10) as page:
-                    page.read()
-                break
-            except ConnectionRefusedError:  # the loopback server is not listening yet
-                time.sleep(0.05)
+        # The loopback server listens before the URL is printed: the consent page's redirect reaches it.
+        with urllib.request.urlopen(url.group(1), timeout=10) as page:
+            page.read()
         out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
@@ -224,11 +217,10 @@ def _start_sign_in(cli: Cli, emulator: Emulator, *extra: str) -> tuple[subproces
             }
         )
     )
-    port = _free_port()
     env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
     argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google"]
     process = subprocess.Popen(
-        [*argv, "--client-secrets", str(secrets_file), "--no-browser", "--port", str(port), *extra],
+        [*argv, "--client-secrets", str(secrets_file), "--no-browser", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -241,7 +233,7 @@ def _start_sign_in(cli: Cli, emulator: Emulator, *extra: str) -> tuple[subproces
         line = process.stdout.readline()
         assert line, "exited early"
         printed += line
-    return process, port, printed
+    return process, _port(printed), printed
 
 
 def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
@@ -249,16 +241,10 @@ def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: 
     try:
         # Another page (or a stale link) sends the browser to our port with a state we never issued.
         url = f"http://127.0.0.1:{port}/?state=forged&code=4%2Fattacker-code&scope=x"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=10)
-                raise AssertionError("the forged redirect was accepted")
-            except urllib.error.HTTPError as page:
-                body = page.read().decode()
-                assert page.code == 400
-                break
-            except urllib.error.URLError:
-                time.sleep(0.05)  # not listening yet
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        body = refused.value.read().decode()
+        assert refused.value.code == 400
         assert "did NOT sign in" in body and "signed in." not in body
         out, err = process.communicate(timeout=30)
     finally:

@@ -6,6 +6,10 @@ I/O. Imports under `if TYPE_CHECKING:` never run, so they are left out."""
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,3 +245,44 @@ def test_no_print_outside_the_cli() -> None:
         )
     )
     assert printing == []
+
+
+# What `followupd --help` must not pay for: the backends' clients and the libraries
+# behind templates, calendars, scheduling and secrets are imported by the commands
+# that use them (DESIGN.md: "followupd --help never pays for the Google client").
+HEAVY = (
+    "googleapiclient",
+    "google.auth",
+    "imapclient",
+    "caldav",
+    "icalendar",
+    "jinja2",
+    "dateparser",
+    "tldextract",
+    "apscheduler",
+    "keyring",
+    "recurring_ical_events",
+)
+
+_HELP_THEN_MODULES = """\
+import json, sys
+import followupd.cli
+try:
+    followupd.cli.main(["--help"])
+except SystemExit:
+    pass
+print(json.dumps({"cli": followupd.cli.__file__, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_help_imports_no_heavy_library() -> None:
+    root = PACKAGE.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    result = subprocess.run(
+        [sys.executable, "-c", _HELP_THEN_MODULES], cwd=root, env=env, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert Path(seen["cli"]).resolve() == PACKAGE / "cli.py"  # this tree, not an installed copy
+    assert "usage: followupd" in result.stdout
+    loaded = [h for h in HEAVY if any(m == h or m.startswith(h + ".") for m in seen["modules"])]
+    assert loaded == [], "`followupd --help` imported: " + ", ".join(loaded)

@@ -36,6 +36,8 @@ class MemoryHarness:
 
 
 class TestMemoryMailbox(MailboxContract):
+    reads_bodies = False
+
     @pytest.fixture
     def harness(self) -> MemoryHarness:
         return MemoryHarness()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from followupd import policy
+from followupd.mailboxes.parse import body_text
 from followupd.model import FollowUp, InterviewRecord, State
 from followupd.policy import MailFacts
 from followupd.policy.actions import Away
@@ -90,3 +91,16 @@ def test_an_auto_reply_without_a_date_changes_nothing() -> None:
     ooo = info(jane(auto_reply("Thu, 05 Nov 2026 18:00:00 +0000", "I am travelling.")), at)
     facts = MailFacts(messages=[ooo], away_texts={ooo.key: "I am travelling."})
     assert policy.reconcile([RECORD], [SENT], facts, SETTINGS, at) == []
+
+
+def test_the_return_date_of_an_html_auto_reply_is_read_as_its_reader_sees_it() -> None:
+    # Outlook's auto-replies are HTML: a <style> block first, entities between the words.
+    raw = (
+        b"From: jane@acme.io\r\nSubject: Automatic reply\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        b"<html><head><style>p { margin: 0 }</style></head><body>"
+        b"<p>I&#8217;m out of the office until 14&nbsp;December.</p></body></html>\r\n"
+    )
+    text = body_text(raw)
+    assert "margin" not in text
+    assert "I\u2019m out of the office until 14 December." in text
+    assert return_date(text, RECEIVED, LANGUAGES) == date(2026, 12, 14)

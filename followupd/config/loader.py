@@ -120,7 +120,8 @@ class _Reader:
             return None
         kind = data.get("kind")
         if kind not in kinds:
-            self.problem(f"{where}.kind", f"{kind!r} is not one of: {', '.join(kinds)}")
+            given = "required key is missing; set it to one" if kind is None else f"{kind!r} is not one"
+            self.problem(f"{where}.kind", f"{given} of: {', '.join(kinds)}")
             return None
         return self.section(kinds[kind], data, where, skip=("kind",))
 
@@ -171,8 +172,11 @@ class _Reader:
             if step.name in {s.name for s in resolved}:
                 self.problem(f"{where}.name", f"step {step.name!r} is listed twice")
                 continue
+            # No "/" either: it separates a step from its person in a follow-up's key.
             if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", step.name):
-                self.problem(f"{where}.name", "use lower-case letters, digits and dashes")
+                self.problem(
+                    f"{where}.name", f"{step.name!r}: use lower-case letters, digits and dashes, e.g. 'thank-you'"
+                )
                 continue
             first = index == 0
             after = step.after if step.after is not None else (window.after if first else None)
@@ -184,9 +188,6 @@ class _Reader:
                 before = after + timedelta(days=2)
             if before <= after:
                 self.problem(f"{where}.before", "must be later than after")
-                continue
-            if "/" in step.name:
-                self.problem(f"{where}.name", "must not contain '/' (it separates a step from its person)")
                 continue
             resolved.append(ResolvedStep(step.name, step.template_name, after, before, step.per_person))
         return tuple(resolved)

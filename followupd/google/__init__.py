@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from followupd.errors import ConfigError, Problem
-from followupd.urls import loopback
+from followupd.urls import cleartext
 
 if TYPE_CHECKING:
     from followupd.config import Config
@@ -47,13 +47,10 @@ def account_for(config: Config) -> str:
 def clear_text(url: str) -> str | None:
     """Why `url` would send credentials in clear text, or None when it is fine: https,
     or http to a loopback host (an emulator, a local proxy) which never leaves the machine."""
+    if not cleartext(url):
+        return None
     parts = urlsplit(url)
-    if parts.scheme == "https":
-        return None
-    host = parts.hostname or ""
-    if parts.scheme == "http" and loopback(host):
-        return None
-    return f"{parts.scheme}://{host or '?'} is not https; only a loopback host may be reached over http"
+    return f"{parts.scheme}://{parts.hostname or '?'} is not https; only a loopback host may be reached over http"
 
 
 def check_endpoint(config: Config) -> None:

@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import os
-import socket
 import time
 import wsgiref.simple_server
 import wsgiref.util
@@ -123,7 +122,7 @@ def _sign_in(args: argparse.Namespace, scopes: tuple[str, ...], show: Callable[[
     # With granular consent a user may untick a permission; let oauthlib accept the
     # narrower grant so we can say which permission is missing (it raises otherwise).
     os.environ.setdefault("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
-    port = args.port or (_free_port() if args.no_browser else 0)
+    port = args.port or 0  # 0: any free one; the URL and the tunnel command are printed once it is bound
     timeout = float(getattr(args, "timeout", None) or SIGN_IN_TIMEOUT)
     try:
         server = wsgiref.simple_server.make_server(
@@ -227,10 +226,3 @@ def _wait(server: _Server, app: _Redirect, timeout: float) -> str:
         raise AuthError(f"Google sign-in refused: {app.refused}; nothing was stored", hint=HINT)
     assert app.response is not None
     return app.response
-
-
-def _free_port() -> int:
-    # The port must be known before the URL is printed, so the tunnel command can name it.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("localhost", 0))
-        return int(probe.getsockname()[1])

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from followupd.errors import TransientError
 from followupd.google.api import ApiError, GoogleApi, Uncertain
+from followupd.html_text import html_to_text
 from followupd.mailboxes import Mailbox
 from followupd.mailboxes.parse import PART_LIMIT, TEXT_READ, WANTED, message_info
 from followupd.model import MESSAGE_ID_PREFIX, DraftRef, DraftState, Located, MailChanges, MessageInfo, ThreadHint
@@ -393,17 +394,23 @@ class GmailMailbox(Mailbox):
 
 
 def _text(payload: dict[str, Any]) -> str:
-    """The first text/plain part of a `format=full` payload, cut to TEXT_READ bytes."""
+    """The first text/plain part of a `format=full` payload, else the first text/html as
+    a reader sees it, from its first TEXT_READ bytes (as parse.body_text reads IMAP and
+    Maildir messages)."""
     stack, seen = [payload], 0
+    found: dict[str, str] = {}
     while stack and seen < PART_LIMIT:
         part = stack.pop(0)
         seen += 1
         data = part.get("body", {}).get("data")
-        if part.get("mimeType") == "text/plain" and data:
+        kind = part.get("mimeType")
+        if kind in ("text/plain", "text/html") and data and kind not in found:
             raw = base64.urlsafe_b64decode(str(data) + "=" * (-len(str(data)) % 4))[:TEXT_READ]
-            return raw.decode("utf-8", "replace")
+            found[kind] = raw.decode("utf-8", "replace")
         stack += list(part.get("parts", []))
-    return ""
+    if "text/plain" in found:
+        return found["text/plain"]
+    return html_to_text(found["text/html"])[:TEXT_READ] if "text/html" in found else ""
 
 
 def _key(draft_id: str, thread_id: str | None) -> str:

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SCAN = 5000
+MAX_SCAN = 5000  # newest messages read on a first or re-scan of one folder
 CONVERSATION_CANDIDATES = 10  # newest hits per folder whose headers are read for a thread
-MAX_PEOPLE = 10  # addresses in one conversation SEARCH  # newest messages read on a first or re-scan of one folder
+MAX_PEOPLE = 10  # addresses in one conversation SEARCH
 STALE_AFTER = 60.0  # seconds; an older connection is checked with NOOP before use
 DRAFT_NAMES = ("Drafts", "Draft", "INBOX.Drafts", "INBOX/Drafts", "[Gmail]/Drafts", "[Google Mail]/Drafts")
 SENT_NAMES = (
@@ -139,7 +139,12 @@ class ImapMailbox(Mailbox):
                 )
             if self._folders["sent"] is None and not self._warned_no_sent:
                 self._warned_no_sent = True
-                log.warning("%s: no Sent folder found; set [mailbox] sent so sent drafts are recognised", self.label)
+                log.warning(
+                    "%s: no Sent folder found, so a draft you send is not recognised as sent; set [mailbox] sent "
+                    "to the folder your mail client keeps sent mail in (folders: %s)",
+                    self.label,
+                    ", ".join(sorted(n for _, n in listed)),
+                )
             log.debug("%s: drafts in %r, sent in %r", self.label, self._folders["drafts"], self._folders["sent"])
         return self._folders[role]
 

@@ -25,10 +25,10 @@ HEADERS = [HEADER_FIELDS, b"INTERNALDATE", b"BODYSTRUCTURE"]
 def fetch_headers(
     client: IMAPClient, uids: list[int], skipped: list[str], folder: str
 ) -> Iterator[tuple[int, dict[bytes, Any]]]:
-    from imapclient.exceptions import ProtocolError
-
     """(UID, FETCH data) of the messages whose header fields could be read; the others
     are listed in `skipped`."""
+    from imapclient.exceptions import ProtocolError
+
     for start in range(0, len(uids), FETCH_BATCH):
         batch = uids[start : start + FETCH_BATCH]
         try:

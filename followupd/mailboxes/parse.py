@@ -11,6 +11,8 @@ dates) are parsed by small linear routines.
 from __future__ import annotations
 
 import codecs
+import email
+import email.policy
 import email.utils
 import logging
 import re
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from urllib.parse import unquote
 
+from followupd.html_text import html_to_text
 from followupd.model import MessageInfo
 from followupd.policy.arrival import arrival
 from followupd.text import clean_line
@@ -319,12 +322,9 @@ TEXT_READ = 8 * 1024  # bytes of an auto-reply's body read, after its header blo
 
 
 def body_text(raw: bytes) -> str:
-    """The start of a message's plain text (first text/plain part, else text/html with the
-    tags dropped) from a bounded read of it: for auto-replies only, to find a return date.
-    A body cut mid-way still gives its first lines; nothing here raises."""
-    import email
-    import email.policy
-
+    """The start of a message's plain text (first text/plain part, else text/html as a
+    reader sees it) from a bounded read of it: for auto-replies only, to find a return
+    date. A body cut mid-way still gives its first lines; nothing here raises."""
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         parts = list(message.walk())[:PART_LIMIT]
@@ -336,8 +336,8 @@ def body_text(raw: bytes) -> str:
                     text = str(part.get_content())
                 except (LookupError, ValueError, AssertionError):
                     text = str(part.get_payload())
-                if wanted == "text/html":
-                    text = re.sub(r"<[^>]{0,500}>", " ", text)
+                if wanted == "text/html":  # "14&nbsp;December" is a date; a <style> block is not text
+                    text = html_to_text(text)
                 return text[:TEXT_READ]
     except Exception:  # noqa: BLE001 - hostile input: no text is an answer too
         log.debug("cannot read the text of an auto-reply", exc_info=True)

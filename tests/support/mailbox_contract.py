@@ -66,6 +66,8 @@ def raw_mail(
 
 
 class MailboxContract:
+    reads_bodies = True  # False: a backend whose auto_reply_text is the interface's None
+
     def test_create_then_locate_in_drafts(self, harness: MailboxHarness) -> None:
         ref = harness.mailbox.create_draft(draft())
         assert ref.message_id == "<followupd.contract1@example.org>"
@@ -145,6 +147,22 @@ class MailboxContract:
         assert message.header("auto-submitted") == "auto-replied"
         assert message.header("subject") == "Out of Office: Re: Thank you"
         assert message.arrived is not None and abs(message.arrived - arrived) < timedelta(seconds=2)
+
+    def test_the_text_of_an_html_auto_reply_is_read_as_its_reader_sees_it(self, harness: MailboxHarness) -> None:
+        # Outlook's auto-replies are HTML only: a <style> block first, entities between the words.
+        html = (
+            "<html><head><style>p { margin: 0 }</style></head>"
+            "<body><p>I am out of the office until 14&nbsp;December.</p></body></html>"
+        )
+        extra = "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
+        harness.deliver(raw_mail(subject="Automatic reply: Thank you", extra=extra, body=html), T0 + timedelta(hours=1))
+        (message,) = harness.mailbox.changes(None, T0).messages
+        text = harness.mailbox.auto_reply_text(message)
+        if not self.reads_bodies:
+            assert text is None
+            return
+        assert text is not None and "margin" not in text
+        assert "I am out of the office until 14 December." in text
 
     def test_sent_copies_are_reported(self, harness: MailboxHarness) -> None:
         cursor = harness.mailbox.changes(None, T0).cursor
