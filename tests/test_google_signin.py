@@ -3,6 +3,7 @@ secret goes, and that it never shows up anywhere else."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -120,9 +122,10 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int, str]:  # noqa: F811
-    """Run `auth google --no-browser` and play the browser: open the printed URL, let
-    the consent page redirect to the loopback port. Returns (stdout, exit code, stderr)."""
+@contextlib.contextmanager
+def signing_in(cli: Cli, emulator: Emulator, *extra: str) -> Iterator[tuple[subprocess.Popen[str], int, str]]:  # noqa: F811
+    """`auth google --no-browser` up to "Waiting for the redirect", when its loopback
+    server is already listening; yields (process, port, what it printed), kills it after."""
     client_id, client_secret = emulator.oauth.client()
     secrets_file = cli.home / "client_secret.json"
     secrets_file.write_text(
@@ -131,7 +134,6 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
                 "installed": {
                     "client_id": client_id,
                     "client_secret": client_secret,
-                    "project_id": "followupd-test",
                     "auth_uri": emulator.url + "/o/oauth2/auth",
                     "token_uri": emulator.url + "/token",
                     "redirect_uris": ["http://localhost"],
@@ -141,22 +143,10 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
     )
     port = _free_port()
     # oauthlib insists on https for the token endpoint; the emulator speaks http.
-    env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1", **env}
+    env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+    argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "followupd",
-            "--config",
-            str(cli.config),
-            "auth",
-            "google",
-            "--client-secrets",
-            str(secrets_file),
-            "--no-browser",
-            "--port",
-            str(port),
-        ],
+        [*argv, "--client-secrets", str(secrets_file), "--no-browser", "--port", str(port), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -170,22 +160,24 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
             line = process.stdout.readline()
             assert line, f"exited early: {process.stderr.read()}"
             printed += line
-        assert f"ssh -N -L {port}:localhost:{port}" in printed
-        url = re.search(r"(http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+)", printed)
-        assert url is not None
-        assert "code_challenge_method=S256" in url.group(1) and "access_type=offline" in url.group(1)
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(url.group(1), timeout=10) as page:
-                    page.read()
-                break
-            except ConnectionRefusedError:  # the loopback server is not listening yet
-                time.sleep(0.05)
-        out, err = process.communicate(timeout=30)
+        yield process, port, printed
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def browser_sign_in(cli: Cli, emulator: Emulator) -> tuple[str, int, str]:  # noqa: F811
+    """Run `auth google --no-browser` and play the browser: open the printed URL, let
+    the consent page redirect to the loopback port. Returns (stdout, exit code, stderr)."""
+    with signing_in(cli, emulator) as (process, port, printed):
+        assert f"ssh -N -L {port}:localhost:{port}" in printed
+        url = re.search(r"(http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+)", printed)
+        assert url is not None
+        assert "code_challenge_method=S256" in url.group(1) and "access_type=offline" in url.group(1)
+        with urllib.request.urlopen(url.group(1), timeout=10) as page:
+            page.read()
+        out, err = process.communicate(timeout=30)
     return printed + out, process.returncode, err
 
 
@@ -207,64 +199,16 @@ def test_unticked_permissions_are_refused(cli: Cli, emulator: Emulator) -> None:
     assert not (cli.home / "state" / "secrets.json").exists()
 
 
-def _start_sign_in(cli: Cli, emulator: Emulator, *extra: str) -> tuple[subprocess.Popen[str], int, str]:  # noqa: F811
-    """`auth google --no-browser` up to "Waiting for the redirect"; (process, port, printed)."""
-    client_id, client_secret = emulator.oauth.client()
-    secrets_file = cli.home / "client_secret.json"
-    secrets_file.write_text(
-        json.dumps(
-            {
-                "installed": {
-                    "client_id": client_id,
-                    "client_secret": client_secret,
-                    "auth_uri": emulator.url + "/o/oauth2/auth",
-                    "token_uri": emulator.url + "/token",
-                    "redirect_uris": ["http://localhost"],
-                }
-            }
-        )
-    )
-    port = _free_port()
-    env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
-    argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google"]
-    process = subprocess.Popen(
-        [*argv, "--client-secrets", str(secrets_file), "--no-browser", "--port", str(port), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cli.home,
-    )
-    assert process.stdout is not None
-    printed = ""
-    while "Waiting for the redirect" not in printed:
-        line = process.stdout.readline()
-        assert line, "exited early"
-        printed += line
-    return process, port, printed
-
-
 def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
-    process, port, _ = _start_sign_in(cli, emulator)
-    try:
+    with signing_in(cli, emulator) as (process, port, _):
         # Another page (or a stale link) sends the browser to our port with a state we never issued.
         url = f"http://127.0.0.1:{port}/?state=forged&code=4%2Fattacker-code&scope=x"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=10)
-                raise AssertionError("the forged redirect was accepted")
-            except urllib.error.HTTPError as page:
-                body = page.read().decode()
-                assert page.code == 400
-                break
-            except urllib.error.URLError:
-                time.sleep(0.05)  # not listening yet
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=10)
+        body = refused.value.read().decode()
+        assert refused.value.code == 400
         assert "did NOT sign in" in body and "signed in." not in body
         out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 77, err
     assert "state does not match" in err
     assert not (cli.home / "state" / "secrets.json").exists()
@@ -272,14 +216,9 @@ def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: 
 
 def test_the_loopback_server_gives_up_after_its_timeout(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
     began = time.monotonic()
-    process, _, printed = _start_sign_in(cli, emulator, "--timeout", "2")
-    try:
+    with signing_in(cli, emulator, "--timeout", "2") as (process, _, printed):
         assert "at most 2 s" in printed
         _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 77, err
     assert "no sign-in arrived within 2 s" in err
     assert time.monotonic() - began < 20
