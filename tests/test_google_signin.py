@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from support.google_emulator import ALL_SCOPES, Emulator
 from support.google_emulator.fixtures import emulator, gevent, google_config, write_grant  # noqa: F401
 from support.harness import Cli
 from support.mailbox_contract import raw_mail
+from support.servers import free_port
 
 
 @pytest.fixture
@@ -116,12 +116,6 @@ def test_no_keyring_on_a_headless_machine_is_explained_not_worked_around(home: P
     assert not (home / "state" / "secrets.json").exists()  # no silent plaintext fallback
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def signing_in(cli: Cli, emulator: Emulator, *extra: str) -> Iterator[tuple[subprocess.Popen[str], int, str]]:  # noqa: F811
     """`auth google --no-browser` up to "Waiting for the redirect", when its loopback
@@ -141,7 +135,7 @@ def signing_in(cli: Cli, emulator: Emulator, *extra: str) -> Iterator[tuple[subp
             }
         )
     )
-    port = _free_port()
+    port = free_port()
     # oauthlib insists on https for the token endpoint; the emulator speaks http.
     env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
     argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google"]
