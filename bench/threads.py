@@ -8,10 +8,9 @@ the store as they are scanned.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,12 +150,6 @@ def maildir_rows(work: Path, count: int) -> list[list[Any]]:
     return rows
 
 
-@contextlib.contextmanager
-def dovecot() -> Iterator[Any]:
-    with common.dovecot_if_installed("no IMAP figures") as server:
-        yield server
-
-
 def main(argv: list[str] | None = None) -> int:
     args = common.arguments(__doc__.splitlines()[0], argv)
     count = 20_000 if args.quick else 100_000
@@ -173,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         )
-        with dovecot() as server:
+        with common.dovecot_if_installed("no IMAP figures") as server:
             if server is not None:
                 imap = imap_rows(work, server, commands)
                 out.append(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,19 +16,6 @@ from support.servers import CaldavAccount, ImapAccount, Radicale
 
 START = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
 UID = "caldav-interview@acme.io"
-
-
-def auth(cli: Cli, service: str, password: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", service],
-        input=password + "\n",
-        check=False,
-        capture_output=True,
-        text=True,
-        env=cli.env(),
-        timeout=60,
-        cwd=cli.home,
-    )
 
 
 def interview(description: str = "", status: str | None = None) -> str:
@@ -66,11 +51,11 @@ def test_auth_caldav_checks_the_password(home: Path, caldav_account: CaldavAccou
         home, caldav_account.calendar_toml(), imap_account.mailbox_toml(), extra='[secrets]\nbackend = "file"'
     )
     cli = Cli(home, config)
-    wrong = auth(cli, "caldav", "open-sesame")
+    wrong = cli("auth", "caldav", stdin="open-sesame\n", check=False)
     assert wrong.returncode == 77, wrong.stderr
     assert "refused the login" in wrong.stderr and "followupd auth caldav" in wrong.stderr
     assert "open-sesame" not in wrong.stderr + wrong.stdout
-    right = auth(cli, "caldav", caldav_account.password)
+    right = cli("auth", "caldav", stdin=caldav_account.password + "\n", check=False)
     assert right.returncode == 0, right.stderr
     assert "calendars: Work" in right.stdout
 

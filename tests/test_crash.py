@@ -7,8 +7,6 @@ docs/reliability.md come from a larger count run by hand), FOLLOWUPD_CRASH_SEED 
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 from followupd import config as config_module
 from followupd.compose import message_id
 
-from support.crash import events_in_a_full_pass, preload, trials
+from support.crash import DraftCounter, gmail_drafts, imap_drafts, kill_and_check, maildir_drafts, preload
 from support.harness import make_maildir, write_config
 from support.ics import calendar, vevent
 
@@ -53,36 +51,8 @@ def _expected(n: int, config: Path) -> list[str]:
     return [message_id(f"t{n}-i{k}@crash.test", "thank-you", me) for k in range(INTERVIEWS)]
 
 
-def _maildir_drafts(root: Path):  # type: ignore[no-untyped-def]
-    parser = email.parser.BytesHeaderParser(policy=email.policy.default)
-
-    def count(n: int, ids: list[str]) -> dict[str, int]:
-        maildir = root / f"trial{n}" / "Mail"
-        wanted = set(ids)
-        counts: dict[str, int] = {}
-        for sub in ("cur", "new"):
-            for path in (maildir / ".Drafts" / sub).iterdir():
-                mid = str(parser.parsebytes(path.read_bytes())["Message-ID"])
-                if mid in wanted:
-                    counts[mid] = counts.get(mid, 0) + 1
-        return counts
-
-    return count
-
-
-def _kill_and_check(name: str, count: int, world, drafts_of) -> None:  # type: ignore[no-untyped-def]
-    """Run `count` kills on one backend and require a clean tally."""
-    tally = trials(
-        seed=SEED,
-        count=count,
-        max_events=events_in_a_full_pass(world),
-        world=world,
-        drafts_of=drafts_of,
-        expected_ids=_expected,
-    )
-    print(f"\n{name}: {tally}")
-    assert tally.failures == []
-    assert tally.kills >= count and tally.gap_kills > 0
+def _kill_and_check(name: str, count: int, world, drafts_of: DraftCounter) -> None:  # type: ignore[no-untyped-def]
+    kill_and_check(name, seed=SEED, count=count, world=world, drafts_of=drafts_of, expected_ids=_expected)
 
 
 def test_sigkill_anywhere_on_maildir(tmp_path: Path) -> None:
@@ -92,7 +62,9 @@ def test_sigkill_anywhere_on_maildir(tmp_path: Path) -> None:
         return f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"'
 
     worlds = tmp_path / "worlds"
-    _kill_and_check("maildir", KILLS, _world_factory(worlds, mailbox), _maildir_drafts(worlds))
+    _kill_and_check(
+        "maildir", KILLS, _world_factory(worlds, mailbox), maildir_drafts(lambda n: worlds / f"trial{n}" / "Mail")
+    )
 
 
 def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
@@ -119,20 +91,8 @@ def test_sigkill_anywhere_on_gmail(tmp_path: Path) -> None:
             )
             return 'kind = "gmail"'
 
-        base = _world_factory(worlds, mailbox, google)
-
-        def world(n: int):  # type: ignore[no-untyped-def]
-            return base(n)
-
-        def drafts_of(n: int, ids: list[str]) -> dict[str, int]:
-            counts: dict[str, int] = {}
-            for message_id in accounts[n].drafts.values():
-                mid = accounts[n].messages[message_id].header("Message-ID")
-                if mid in ids:
-                    counts[mid] = counts.get(mid, 0) + 1
-            return counts
-
-        _kill_and_check("gmail", REMOTE_KILLS, world, drafts_of)
+        world = _world_factory(worlds, mailbox, google)
+        _kill_and_check("gmail", REMOTE_KILLS, world, gmail_drafts(accounts))
 
 
 def test_sigkill_anywhere_on_imap(tmp_path: Path, dovecot) -> None:  # type: ignore[no-untyped-def]
@@ -148,17 +108,4 @@ def test_sigkill_anywhere_on_imap(tmp_path: Path, dovecot) -> None:  # type: ign
 
     world = _world_factory(tmp_path / "worlds", mailbox, '[secrets]\nbackend = "file"\n')
 
-    def drafts_of(n: int, ids: list[str]) -> dict[str, int]:
-        client = accounts[n].connect()  # type: ignore[attr-defined]
-        try:
-            client.select_folder("Drafts", readonly=True)
-            counts = {}
-            for mid in ids:
-                found = client.search(["NOT", "DELETED", "HEADER", "Message-ID", mid])
-                if found:
-                    counts[mid] = len(found)
-            return counts
-        finally:
-            accounts[n].close()  # type: ignore[attr-defined]
-
-    _kill_and_check("imap", REMOTE_KILLS, world, drafts_of)
+    _kill_and_check("imap", REMOTE_KILLS, world, imap_drafts(accounts))

@@ -3,6 +3,7 @@ secret goes, and that it never shows up anywhere else."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import stat
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -114,15 +116,16 @@ def test_no_keyring_on_a_headless_machine_is_explained_not_worked_around(home: P
 
 
 def _port(printed: str) -> int:
-    """The loopback port `auth google --no-browser` chose and printed (in the tunnel command)."""
+    """The loopback port `auth google --no-browser` chose itself and printed (in the tunnel command)."""
     match = re.search(r"ssh -N -L (\d+):localhost:(\d+) ", printed)
     assert match is not None and match[1] == match[2], printed
     return int(match[1])
 
 
-def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int, str]:  # noqa: F811
-    """Run `auth google --no-browser` and play the browser: open the printed URL, let
-    the consent page redirect to the loopback port. Returns (stdout, exit code, stderr)."""
+@contextlib.contextmanager
+def signing_in(cli: Cli, emulator: Emulator, *extra: str) -> Iterator[tuple[subprocess.Popen[str], int, str]]:  # noqa: F811
+    """`auth google --no-browser` up to "Waiting for the redirect", when its loopback
+    server is already listening; yields (process, port, what it printed), kills it after."""
     client_id, client_secret = emulator.oauth.client()
     secrets_file = cli.home / "client_secret.json"
     secrets_file.write_text(
@@ -131,7 +134,6 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
                 "installed": {
                     "client_id": client_id,
                     "client_secret": client_secret,
-                    "project_id": "followupd-test",
                     "auth_uri": emulator.url + "/o/oauth2/auth",
                     "token_uri": emulator.url + "/token",
                     "redirect_uris": ["http://localhost"],
@@ -140,20 +142,10 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
         )
     )
     # oauthlib insists on https for the token endpoint; the emulator speaks http.
-    env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1", **env}
+    env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+    argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google"]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "followupd",
-            "--config",
-            str(cli.config),
-            "auth",
-            "google",
-            "--client-secrets",
-            str(secrets_file),
-            "--no-browser",
-        ],
+        [*argv, "--client-secrets", str(secrets_file), "--no-browser", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -167,18 +159,24 @@ def browser_sign_in(cli: Cli, emulator: Emulator, **env: str) -> tuple[str, int,
             line = process.stdout.readline()
             assert line, f"exited early: {process.stderr.read()}"
             printed += line
-        assert f"http://localhost:{_port(printed)}/ on this machine" in printed
-        url = re.search(r"(http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+)", printed)
-        assert url is not None
-        assert "code_challenge_method=S256" in url.group(1) and "access_type=offline" in url.group(1)
-        # The loopback server listens before the URL is printed: the consent page's redirect reaches it.
-        with urllib.request.urlopen(url.group(1), timeout=10) as page:
-            page.read()
-        out, err = process.communicate(timeout=30)
+        yield process, _port(printed), printed
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def browser_sign_in(cli: Cli, emulator: Emulator) -> tuple[str, int, str]:  # noqa: F811
+    """Run `auth google --no-browser` and play the browser: open the printed URL, let
+    the consent page redirect to the loopback port. Returns (stdout, exit code, stderr)."""
+    with signing_in(cli, emulator) as (process, port, printed):
+        assert f"http://localhost:{port}/ on this machine" in printed
+        url = re.search(r"(http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+)", printed)
+        assert url is not None
+        assert "code_challenge_method=S256" in url.group(1) and "access_type=offline" in url.group(1)
+        with urllib.request.urlopen(url.group(1), timeout=10) as page:
+            page.read()
+        out, err = process.communicate(timeout=30)
     return printed + out, process.returncode, err
 
 
@@ -200,45 +198,8 @@ def test_unticked_permissions_are_refused(cli: Cli, emulator: Emulator) -> None:
     assert not (cli.home / "state" / "secrets.json").exists()
 
 
-def _start_sign_in(cli: Cli, emulator: Emulator, *extra: str) -> tuple[subprocess.Popen[str], int, str]:  # noqa: F811
-    """`auth google --no-browser` up to "Waiting for the redirect"; (process, port, printed)."""
-    client_id, client_secret = emulator.oauth.client()
-    secrets_file = cli.home / "client_secret.json"
-    secrets_file.write_text(
-        json.dumps(
-            {
-                "installed": {
-                    "client_id": client_id,
-                    "client_secret": client_secret,
-                    "auth_uri": emulator.url + "/o/oauth2/auth",
-                    "token_uri": emulator.url + "/token",
-                    "redirect_uris": ["http://localhost"],
-                }
-            }
-        )
-    )
-    env = {**cli.env(), "PYTHONUNBUFFERED": "1", "OAUTHLIB_INSECURE_TRANSPORT": "1"}
-    argv = [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "google"]
-    process = subprocess.Popen(
-        [*argv, "--client-secrets", str(secrets_file), "--no-browser", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cli.home,
-    )
-    assert process.stdout is not None
-    printed = ""
-    while "Waiting for the redirect" not in printed:
-        line = process.stdout.readline()
-        assert line, "exited early"
-        printed += line
-    return process, _port(printed), printed
-
-
 def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
-    process, port, _ = _start_sign_in(cli, emulator)
-    try:
+    with signing_in(cli, emulator) as (process, port, _):
         # Another page (or a stale link) sends the browser to our port with a state we never issued.
         url = f"http://127.0.0.1:{port}/?state=forged&code=4%2Fattacker-code&scope=x"
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -247,10 +208,6 @@ def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: 
         assert refused.value.code == 400
         assert "did NOT sign in" in body and "signed in." not in body
         out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 77, err
     assert "state does not match" in err
     assert not (cli.home / "state" / "secrets.json").exists()
@@ -258,14 +215,9 @@ def test_a_redirect_with_a_foreign_state_shows_an_error_and_stores_nothing(cli: 
 
 def test_the_loopback_server_gives_up_after_its_timeout(cli: Cli, emulator: Emulator) -> None:  # noqa: F811
     began = time.monotonic()
-    process, _, printed = _start_sign_in(cli, emulator, "--timeout", "2")
-    try:
+    with signing_in(cli, emulator, "--timeout", "2") as (process, _, printed):
         assert "at most 2 s" in printed
         _, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert process.returncode == 77, err
     assert "no sign-in arrived within 2 s" in err
     assert time.monotonic() - began < 20

@@ -7,8 +7,11 @@ and nothing counted as a reply by mistake. FOLLOWUPD_HOSTILE_EXAMPLES scales the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -126,10 +129,35 @@ def hostile_event(draw, n: int) -> Event:  # type: ignore[no-untyped-def]
     )
 
 
+@dataclass
 class _Recording(MemoryMailbox):
+    """Keeps every draft as the bytes a mail client would read."""
+
+    raw: list[bytes] = field(default_factory=list)
+
     def create_draft(self, message: EmailMessage, thread: ThreadHint | None = None):  # type: ignore[no-untyped-def]
-        self.raw = [*getattr(self, "raw", []), message.as_bytes()]
+        self.raw.append(message.as_bytes())
         return super().create_draft(message, thread)
+
+
+@contextlib.contextmanager
+def _memory_engine(tmp_path: Path, events: Iterable[Event]) -> Iterator[tuple[Engine, Store, FixedClock, _Recording]]:
+    """The real engine over a MemoryCalendar of `events` and a recording mailbox, in a
+    state dir of its own (hypothesis runs every example in the one tmp_path)."""
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    config = config_module.load(write_config(root, 'kind = "ics"\npath = "/dev/null"', 'kind = "maildir"\npath = "/x"'))
+    clock = FixedClock(START - timedelta(hours=12))
+    store = Store.open(root / "state", clock.now())
+    source = MemoryCalendar()
+    for event in events:
+        source.put(event)
+    mailbox = _Recording()
+    engine = Engine(config, store, clock, calendar=lambda: source, mailbox=lambda: mailbox)
+    try:
+        yield engine, store, clock, mailbox
+    finally:
+        engine.close()
+        store.close()
 
 
 def _check_draft(raw: bytes) -> None:
@@ -155,13 +183,6 @@ def _check_draft(raw: bytes) -> None:
     )
 )
 def test_generated_hostile_events_never_break_a_pass(tmp_path: Path, events: tuple[Event, ...]) -> None:
-    root = Path(tempfile.mkdtemp(dir=tmp_path))
-    config = config_module.load(write_config(root, 'kind = "ics"\npath = "/dev/null"', 'kind = "maildir"\npath = "/x"'))
-    clock = FixedClock(START - timedelta(hours=12))
-    store = Store.open(root / "state", clock.now())
-    source = MemoryCalendar()
-    for event in events:
-        source.put(event)
     good = Event(
         "good",
         None,
@@ -172,20 +193,14 @@ def test_generated_hostile_events_never_break_a_pass(tmp_path: Path, events: tup
         organizer=Attendee("jane@acme.io", "Jane Doe", Partstat.ACCEPTED),
         attendees=(Attendee("ada@example.org", "Ada", Partstat.ACCEPTED),),
     )
-    source.put(good)
-    mailbox = _Recording()
-    engine = Engine(config, store, clock, calendar=lambda: source, mailbox=lambda: mailbox)
-    try:
+    with _memory_engine(tmp_path, (*events, good)) as (engine, store, clock, mailbox):
         for at in (START - timedelta(hours=12), DUE, DUE + timedelta(hours=30)):
             clock.set(at)
             report = engine.run_pass()
             assert [p for p in report.problems if p[0] == "error"] == [], report.problems
         assert store.followup("good", "thank-you").state == "drafted"  # type: ignore[union-attr]
-        for raw in getattr(mailbox, "raw", []):
+        for raw in mailbox.raw:
             _check_draft(raw)
-    finally:
-        engine.close()
-        store.close()
 
 
 @settings(max_examples=max(EXAMPLES // 2, 10), deadline=None)
@@ -330,24 +345,13 @@ def _check_strict(raw: bytes) -> None:
 )
 @given(events=st.tuples(*[encoded_event(i) for i in range(5)]))
 def test_encoded_words_in_every_header_field_never_add_a_header(tmp_path: Path, events: tuple[Event, ...]) -> None:
-    root = Path(tempfile.mkdtemp(dir=tmp_path))
-    config = config_module.load(write_config(root, 'kind = "ics"\npath = "/dev/null"', 'kind = "maildir"\npath = "/x"'))
-    clock = FixedClock(START - timedelta(hours=12))
-    store = Store.open(root / "state", clock.now())
-    source = MemoryCalendar()
-    for event in events:
-        source.put(event)
-    mailbox = _Recording()
-    engine = Engine(config, store, clock, calendar=lambda: source, mailbox=lambda: mailbox)
-    try:
+    with _memory_engine(tmp_path, events) as (engine, _, clock, mailbox):
         for at in (START - timedelta(hours=12), DUE):
             clock.set(at)
             engine.run_pass()
-        for raw in getattr(mailbox, "raw", []):
+        assert len(mailbox.raw) == len(events)  # each an accepted interview: none went undrafted, unchecked
+        for raw in mailbox.raw:
             _check_strict(raw)
-    finally:
-        engine.close()
-        store.close()
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

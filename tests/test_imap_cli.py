@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,20 +18,6 @@ from support.servers import Dovecot, ImapAccount
 START = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)  # a Tuesday; London is on UTC in November
 END = datetime(2026, 11, 10, 11, 0, tzinfo=UTC)
 UID = "interview-1@acme.io"
-
-
-def auth(cli: Cli, password: str) -> subprocess.CompletedProcess[str]:
-    """`followupd auth imap`, typing the password on stdin."""
-    return subprocess.run(
-        [sys.executable, "-m", "followupd", "--config", str(cli.config), "auth", "imap"],
-        input=password + "\n",
-        check=False,
-        capture_output=True,
-        text=True,
-        env=cli.env(),
-        timeout=60,
-        cwd=cli.home,
-    )
 
 
 def make_cli(home: Path, account: ImapAccount, **mailbox: str) -> Cli:
@@ -82,11 +66,11 @@ class User:
 
 def test_auth_imap_checks_the_password_before_storing_it(home: Path, imap_account: ImapAccount) -> None:
     cli = make_cli(home, imap_account)
-    wrong = auth(cli, "not-the-password")
+    wrong = cli("auth", "imap", stdin="not-the-password\n", check=False)
     assert wrong.returncode == 77
     assert "refused the login" in wrong.stderr and "not-the-password" not in wrong.stderr + wrong.stdout
     assert not (home / "state" / "secrets.json").exists()
-    right = auth(cli, imap_account.password)
+    right = cli("auth", "imap", stdin=imap_account.password + "\n", check=False)
     assert right.returncode == 0, right.stderr
     assert "stored in" in right.stdout
     assert imap_account.password not in right.stdout + right.stderr

@@ -102,7 +102,7 @@ def test_the_editor_is_prefilled_and_an_unchanged_file_changes_nothing(cli: Cli,
     editor.write_text(f'#!/bin/sh\ncp "$1" {seen}\n')
     editor.chmod(0o755)
     env = {"EDITOR": str(editor)}
-    out = _with_env(cli, env, "note", UID).stdout
+    out = cli("note", UID, env=env).stdout
     assert out.strip() == "no change"
     text = seen.read_text()
     assert "Role: Backend Engineer\nCompany: Acme\nNotes: \n" in text
@@ -112,26 +112,10 @@ def test_the_editor_is_prefilled_and_an_unchanged_file_changes_nothing(cli: Cli,
     visual = cli.home / "visual.sh"
     visual.write_text('#!/bin/sh\nsed -i "s/^Notes: $/Notes: their migration to Kubernetes/" "$1"\n')
     visual.chmod(0o755)
-    _with_env(cli, {**env, "VISUAL": str(visual)}, "note", UID[:8])
+    cli("note", UID[:8], env={**env, "VISUAL": str(visual)})
     assert cli.step(UID)["notes"] == "their migration to Kubernetes"
     cli.run(DUE.isoformat())
     assert "our discussion of your migration to Kubernetes" in body(maildir)
-
-
-def _with_env(cli: Cli, extra: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
-    import subprocess
-    import sys
-
-    result = subprocess.run(
-        [sys.executable, "-m", "followupd", "--config", str(cli.config), *args],
-        capture_output=True,
-        text=True,
-        env={**cli.env(), **extra},
-        cwd=cli.home,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 def test_interview_ended_is_told_once_with_how_to_add_notes(cli: Cli, maildir: Path) -> None:

@@ -12,8 +12,8 @@ from followupd.compose import message_id
 from followupd.config import Me
 from followupd.secrets import SecretStore
 
-from support.crash import events_in_a_full_pass, preload, trials
-from support.google_emulator.fixtures import emulator  # noqa: F401
+from support.crash import gmail_drafts, imap_drafts, kill_and_check, maildir_drafts, preload
+from support.google_emulator.fixtures import ACCOUNT, emulator, gevent, google_config, write_grant  # noqa: F401
 from support.harness import Cli, make_maildir, write_config
 from support.ics import calendar, vevent
 from support.maildir_user import deliver, drafts, send
@@ -22,6 +22,7 @@ START = datetime(2026, 11, 4, 14, 0, tzinfo=UTC)
 END = START + timedelta(hours=1)
 DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
 UID = "panel-1@acme.io"
+GOOGLE_UID = "panel1"
 ME = Me(name="Ada Lovelace", email="ada@example.org")
 PEOPLE = ["jane.doe@acme.io", "tom.baker@acme.io", "priya.shah@acme.io"]
 # The IMAP and Gmail kill runs talk to a server on every pass: fewer kills than Maildir's.
@@ -53,6 +54,11 @@ def panel() -> str:
     )
 
 
+def google_panel() -> dict:
+    """The panel as Google Calendar gives it: its id is GOOGLE_UID."""
+    return gevent(GOOGLE_UID, "Panel interview: Backend Engineer at Acme", START, others=tuple(PEOPLE))
+
+
 def ics_world(home: Path, mailbox: str, extra: str = "") -> Cli:
     (home / "calendar.ics").write_text(calendar(panel()), encoding="utf-8")
     return Cli(home, write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', mailbox, STEPS + extra))
@@ -62,8 +68,8 @@ def thank_yous(cli: Cli) -> dict[str, dict]:
     return {r["person"]: r for r in cli.status() if r["step"] == "thank-you"}
 
 
-def ids() -> dict[str, str]:
-    return {p: message_id(UID, "thank-you", ME, p) for p in PEOPLE}
+def ids(uid: str = UID) -> dict[str, str]:
+    return {p: message_id(uid, "thank-you", ME, p) for p in PEOPLE}
 
 
 def test_message_ids_differ_per_person_and_keep_the_old_ones() -> None:
@@ -135,18 +141,6 @@ def test_a_reply_stops_the_whole_sequence_and_the_check_in_follows_the_first_sen
     assert len(drafts(maildir)) == 0
 
 
-def _drafts_of(maildir_of):  # type: ignore[no-untyped-def]
-    def count(n: int, wanted: list[str]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for _, message in drafts(maildir_of(n)):
-            mid = str(message["Message-ID"])
-            if mid in wanted:
-                counts[mid] = counts.get(mid, 0) + 1
-        return counts
-
-    return count
-
-
 def test_sigkill_per_person_exactly_once_on_maildir(tmp_path: Path) -> None:
     preload("followupd.mailboxes.maildir")
     root = tmp_path / "worlds"
@@ -157,17 +151,14 @@ def test_sigkill_per_person_exactly_once_on_maildir(tmp_path: Path) -> None:
         cli = ics_world(home, f'kind = "maildir"\npath = "{make_maildir(home / "Mail")}"')
         return cli.config, home / "state", DUE, [UID]
 
-    tally = trials(
+    kill_and_check(
+        "per-person maildir",
         seed=12,
         count=40,
-        max_events=events_in_a_full_pass(world),
         world=world,
-        drafts_of=_drafts_of(lambda n: root / f"trial{n}" / "Mail"),
+        drafts_of=maildir_drafts(lambda n: root / f"trial{n}" / "Mail"),
         expected_ids=lambda n, config: list(ids().values()),
     )
-    print(f"\n{tally}")
-    assert tally.failures == [], tally.failures[:5]
-    assert tally.kills >= 40 and tally.gap_kills > 0
 
 
 def test_per_person_on_imap(home: Path, imap_account) -> None:  # type: ignore[no-untyped-def]
@@ -194,25 +185,15 @@ def test_per_person_on_imap(home: Path, imap_account) -> None:  # type: ignore[n
 
 
 def test_per_person_on_gmail(home: Path, emulator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    from support.google_emulator.fixtures import gevent, google_config, write_grant
-
     cli = Cli(home, google_config(home, emulator, extra=STEPS))
     cli("auth", "google", "--import", str(write_grant(home / "authorized_user.json", emulator.grant())))
-    emulator.put_event(
-        gevent(
-            "panel1",
-            "Panel interview: Backend Engineer at Acme",
-            START,
-            others=("jane.doe@acme.io", "tom.baker@acme.io", "priya.shah@acme.io"),
-        )
-    )
+    emulator.put_event(google_panel())
     for at in (DUE, DUE + timedelta(minutes=5)):
         emulator.now = lambda at=at: at
         cli.run(at.isoformat())
     made = sorted(m.header("To") for _, m in emulator.drafts())
     assert len(made) == 3 and all("," not in to for to in made)
-    want = {message_id("panel1", "thank-you", ME, p) for p in PEOPLE}
-    assert {m.header("Message-ID") for _, m in emulator.drafts()} == want
+    assert {m.header("Message-ID") for _, m in emulator.drafts()} == set(ids(GOOGLE_UID).values())
     assert sorted(r["person"] for r in cli.status() if r["step"] == "thank-you") == sorted(PEOPLE)
 
 
@@ -231,44 +212,24 @@ def test_sigkill_per_person_exactly_once_on_imap(tmp_path: Path, dovecot) -> Non
         cli = ics_world(home, account.mailbox_toml(), '\n[secrets]\nbackend = "file"\n')
         return cli.config, home / "state", DUE, [UID]
 
-    def drafts_of(n: int, wanted: list[str]) -> dict[str, int]:
-        client = accounts[n].connect()
-        try:
-            client.select_folder("Drafts", readonly=True)
-            counts = {mid: len(client.search(["NOT", "DELETED", "HEADER", "Message-ID", mid])) for mid in wanted}
-            return {mid: found for mid, found in counts.items() if found}
-        finally:
-            accounts[n].close()
-
-    tally = trials(
+    kill_and_check(
+        "per-person imap",
         seed=13,
         count=REMOTE_KILLS,
-        max_events=events_in_a_full_pass(world),
         world=world,
-        drafts_of=drafts_of,
+        drafts_of=imap_drafts(accounts),
         expected_ids=lambda n, config: list(ids().values()),
     )
-    print(f"\n{tally}")
-    assert tally.failures == [], tally.failures[:5]
-    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0
 
 
 def test_sigkill_per_person_exactly_once_on_gmail(tmp_path: Path, emulator) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     from followupd.google import credentials
 
-    from support.google_emulator.fixtures import ACCOUNT, gevent, google_config
     from support.google_emulator.gmail import Gmail
 
     preload("followupd.mailboxes.gmail", "followupd.calendars.google", "googleapiclient.discovery")
     emulator.now = lambda: DUE
-    emulator.put_event(
-        gevent(
-            "panel1",
-            "Panel interview: Backend Engineer at Acme",
-            START,
-            others=("jane.doe@acme.io", "tom.baker@acme.io", "priya.shah@acme.io"),
-        )
-    )
+    emulator.put_event(google_panel())
     root = tmp_path / "worlds"
     accounts: dict[int, Gmail] = {}
 
@@ -279,24 +240,13 @@ def test_sigkill_per_person_exactly_once_on_gmail(tmp_path: Path, emulator) -> N
             emulator.gmail = accounts.setdefault(n, Gmail(ACCOUNT))
         config = google_config(home, emulator, extra=STEPS)
         credentials.save(SecretStore("file", home / "state"), ACCOUNT, credentials.Grant.from_info(emulator.grant()))
-        return config, home / "state", DUE, ["panel1"]
+        return config, home / "state", DUE, [GOOGLE_UID]
 
-    def drafts_of(n: int, wanted: list[str]) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for stored in accounts[n].drafts.values():
-            mid = accounts[n].messages[stored].header("Message-ID")
-            if mid in wanted:
-                counts[mid] = counts.get(mid, 0) + 1
-        return counts
-
-    tally = trials(
+    kill_and_check(
+        "per-person gmail",
         seed=14,
         count=REMOTE_KILLS,
-        max_events=events_in_a_full_pass(world),
         world=world,
-        drafts_of=drafts_of,
-        expected_ids=lambda n, config: [message_id("panel1", "thank-you", ME, p) for p in PEOPLE],
+        drafts_of=gmail_drafts(accounts),
+        expected_ids=lambda n, config: list(ids(GOOGLE_UID).values()),
     )
-    print(f"\n{tally}")
-    assert tally.failures == [], tally.failures[:5]
-    assert tally.kills >= REMOTE_KILLS and tally.gap_kills > 0

@@ -6,10 +6,8 @@ every byte under the state dir is searched for them. And file modes hold under u
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,23 +31,13 @@ class Recorder:
 
     def __init__(self, cli: Cli, env: dict[str, str] | None = None) -> None:
         self.cli = cli
-        self.env = {**cli.env(), **(env or {})}
+        self.env = env
         self.output: list[str] = []
 
     def __call__(
         self, *args: str, stdin: str | None = None, umask: int | None = None
     ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "followupd", "--config", str(self.cli.config), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=120,
-            cwd=self.cli.home,
-            check=False,
-            preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,  # noqa: PLW1509
-        )
+        result = self.cli(*args, check=False, stdin=stdin, env=self.env, umask=umask)
         self.output += [result.stdout, result.stderr]
         return result
 

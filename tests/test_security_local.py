@@ -6,15 +6,10 @@ environment only escaped. Every case runs the real CLI in a process."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import stat
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from followupd.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_NOPERM, EXIT_OK
 
@@ -29,19 +24,6 @@ END = START + timedelta(hours=1)
 DUE = datetime(2026, 11, 5, 15, 0, tzinfo=UTC)
 
 
-def _run(cli: Cli, *args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "followupd", "--config", str(cli.config), *args],
-        capture_output=True,
-        text=True,
-        env=cli.env(),
-        cwd=cli.home,
-        timeout=120,
-        check=False,
-        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,  # noqa: PLW1509
-    )
-
-
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -51,8 +33,7 @@ def _mode(path: Path) -> int:
 
 def test_init_under_umask_zero_makes_a_private_config(home: Path) -> None:
     cli = Cli(home, home / ".config" / "followupd" / "config.toml")
-    result = _run(cli, "init", umask=0)
-    assert result.returncode == 0, result.stderr
+    cli("init", umask=0)
     directory = cli.config.parent
     # Another local user must not be able to edit password_command or [notify] command.
     assert _mode(directory) == 0o700
@@ -65,8 +46,8 @@ def test_init_under_umask_zero_makes_a_private_config(home: Path) -> None:
 
 def test_drafts_are_private_under_umask_zero(ics_cli: Cli) -> None:
     (ics_cli.home / "calendar.ics").write_text(calendar(vevent("a", START, END)))
-    assert _run(ics_cli, "run", "--once", "--now", (END + timedelta(hours=1)).isoformat(), umask=0).returncode == 0
-    assert _run(ics_cli, "run", "--once", "--now", DUE.isoformat(), umask=0).returncode == 0
+    ics_cli.run((END + timedelta(hours=1)).isoformat(), umask=0)
+    ics_cli.run(DUE.isoformat(), umask=0)
     ((draft, _),) = drafts(ics_cli.home / "Mail")
     assert _mode(draft) == 0o600
 
@@ -80,7 +61,7 @@ def test_a_google_endpoint_over_http_to_another_host_is_refused(home: Path, emul
     cli = Cli(home, path)
     write_grant(home / "grant.json", emulator.grant())
     for args in (("auth", "google", "--import", str(home / "grant.json")), ("run", "--once")):
-        result = _run(cli, *args)
+        result = cli(*args, check=False)
         assert result.returncode == EXIT_CONFIG, (args, result.stderr)
         assert "google.endpoint" in result.stderr and "clear text" in result.stderr
     assert not (home / "state" / "secrets.json").exists()
@@ -89,7 +70,7 @@ def test_a_google_endpoint_over_http_to_another_host_is_refused(home: Path, emul
 def test_a_grant_with_an_http_token_uri_to_another_host_is_refused(home: Path, emulator: Emulator) -> None:  # noqa: F811
     cli = Cli(home, google_config(home, emulator))
     grant = {**emulator.grant(), "token_uri": "http://oauth.example/token"}
-    result = _run(cli, "auth", "google", "--import", str(write_grant(home / "grant.json", grant)))
+    result = cli("auth", "google", "--import", str(write_grant(home / "grant.json", grant)), check=False)
     assert result.returncode == EXIT_ERROR
     assert "token_uri http://oauth.example is not https" in result.stderr and "clear text" in result.stderr
     assert not (home / "state" / "secrets.json").exists()
@@ -97,14 +78,14 @@ def test_a_grant_with_an_http_token_uri_to_another_host_is_refused(home: Path, e
     # One stored before this rule (or by hand) is refused when used, not refreshed.
     (home / "state").mkdir(exist_ok=True)
     (home / "state" / "secrets.json").write_text(json.dumps({"google:ada@example.org": json.dumps(grant)}))
-    run = _run(cli, "run", "--once")
+    run = cli("run", "--once", check=False)
     assert run.returncode == EXIT_NOPERM, run.stderr
     assert "clear text" in run.stderr and "followupd auth google" in run.stderr
 
 
 def test_loopback_http_stays_allowed_for_emulators(home: Path, emulator: Emulator) -> None:  # noqa: F811
     cli = Cli(home, google_config(home, emulator))  # endpoint and token_uri are http://127.0.0.1
-    result = _run(cli, "auth", "google", "--import", str(write_grant(home / "grant.json", emulator.grant())))
+    result = cli("auth", "google", "--import", str(write_grant(home / "grant.json", emulator.grant())), check=False)
     assert result.returncode == EXIT_OK, result.stderr
 
 
@@ -119,14 +100,14 @@ def test_password_command_stderr_is_neither_logged_nor_stored(home: Path, maildi
     )
     cli = Cli(home, write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', mailbox))
     (home / "calendar.ics").write_text(calendar(vevent("a", START, END)))
-    result = _run(cli, "run", "--once", "--now", DUE.isoformat())
+    result = cli.run(DUE.isoformat(), check=False)
     assert result.returncode == EXIT_NOPERM, result.stderr
     assert "mailbox.password_command exited with status 3" in result.stderr
     assert secret not in result.stdout + result.stderr
-    status = _run(cli, "status", "--json").stdout + _run(cli, "status").stdout
+    status = cli("status", "--json").stdout + cli("status").stdout
     assert secret not in status
     # Debug logging (-v, --debug) shows it to the user at the terminal, and still never stores it.
-    debug = _run(cli, "--debug", "run", "--once", "--now", DUE.isoformat())
+    debug = cli("--debug", "run", "--once", "--now", DUE.isoformat(), check=False)
     assert secret in debug.stderr
     for path in (home / "state").rglob("*"):
         if path.is_file():
@@ -165,8 +146,7 @@ def test_terminal_escapes_in_a_uid_and_title_never_reach_the_terminal_raw(ics_cl
         ("status", "--json"),
         ("skip", uid),
     ):
-        result = _run(ics_cli, *args)
-        assert result.returncode == 0, (args, result.stderr)
+        result = ics_cli(*args)
         outputs.append(result.stdout + result.stderr)
     text = "".join(outputs)
     assert "esc" in text  # the event was there to show
@@ -190,20 +170,10 @@ def test_the_store_keeps_the_uid_as_the_calendar_gave_it(ics_cli: Cli) -> None:
     assert count >= 1  # escaping is for showing it; matching still uses the real UID
 
 
-@pytest.mark.parametrize("backend", ["keyring"])
-def test_an_unusable_keyring_at_run_time_is_exit_77_not_78(home: Path, maildir: Path, backend: str) -> None:
+def test_an_unusable_keyring_at_run_time_is_exit_77_not_78(home: Path, maildir: Path) -> None:
     mailbox = 'kind = "imap"\nhost = "127.0.0.1"\nport = 1\nusername = "ada"\nsecurity = "none"'
     cli = Cli(home, write_config(home, f'kind = "ics"\npath = "{home / "calendar.ics"}"', mailbox))
     (home / "calendar.ics").write_text(calendar(vevent("a", START, END)))
-    env = {**cli.env(), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    result = subprocess.run(
-        [sys.executable, "-m", "followupd", "--config", str(cli.config), "run", "--once", "--now", DUE.isoformat()],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=120,
-        check=False,
-    )
+    result = cli.run(DUE.isoformat(), check=False, env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     assert result.returncode == EXIT_NOPERM, result.stderr
     assert "keyring" in result.stderr

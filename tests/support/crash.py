@@ -16,10 +16,17 @@ import random
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from support.maildir_user import drafts
+
+# `drafts_of(n, message_ids)`: how many drafts trial n's mailbox holds per Message-ID.
+DraftCounter = Callable[[int, list[str]], dict[str, int]]
 
 # Function names whose return is "the mailbox has written, the store does not know yet".
 GAPS = ("create_draft", "delete_draft", "locate")
@@ -133,7 +140,7 @@ def trials(
     count: int,
     max_events: int,
     world: Callable[[int], tuple[Path, Path, datetime, list[str]]],
-    drafts_of: Callable[[int, list[str]], dict[str, int]],
+    drafts_of: DraftCounter,
     expected_ids: Callable[[int, Path], list[str]],
 ) -> Tally:
     """Run `count` kills. `world(n)` builds a fresh calendar and state for trial n and
@@ -180,3 +187,60 @@ def events_in_a_full_pass(world: Callable[[int], tuple[Path, Path, datetime, lis
     killed, events = run_pass(config, due)
     assert not killed and events > 100
     return events
+
+
+def kill_and_check(
+    name: str,
+    *,
+    seed: int,
+    count: int,
+    world: Callable[[int], tuple[Path, Path, datetime, list[str]]],
+    drafts_of: DraftCounter,
+    expected_ids: Callable[[int, Path], list[str]],
+) -> None:
+    """Run `count` kills on one backend, print the tally and require a clean one."""
+    tally = trials(
+        seed=seed,
+        count=count,
+        max_events=events_in_a_full_pass(world),
+        world=world,
+        drafts_of=drafts_of,
+        expected_ids=expected_ids,
+    )
+    print(f"\n{name}: {tally}")
+    assert tally.failures == [], tally.failures[:5]
+    assert tally.kills >= count and tally.gap_kills > 0
+
+
+def _wanted(found: Iterable[str], wanted: list[str]) -> dict[str, int]:
+    return dict(Counter(mid for mid in found if mid in wanted))
+
+
+def maildir_drafts(maildir_of: Callable[[int], Path]) -> DraftCounter:
+    """Counts the drafts in trial n's Maildir, `maildir_of(n)`."""
+    return lambda n, wanted: _wanted((str(m["Message-ID"]) for _, m in drafts(maildir_of(n))), wanted)
+
+
+def imap_drafts(accounts: Mapping[int, Any]) -> DraftCounter:
+    """Counts the drafts of trial n's Dovecot user (an ImapAccount), undeleted ones only."""
+
+    def count(n: int, wanted: list[str]) -> dict[str, int]:
+        client = accounts[n].connect()
+        try:
+            client.select_folder("Drafts", readonly=True)
+            found = {mid: len(client.search(["NOT", "DELETED", "HEADER", "Message-ID", mid])) for mid in wanted}
+            return {mid: k for mid, k in found.items() if k}
+        finally:
+            accounts[n].close()
+
+    return count
+
+
+def gmail_drafts(accounts: Mapping[int, Any]) -> DraftCounter:
+    """Counts the drafts of trial n's emulated Gmail account."""
+
+    def count(n: int, wanted: list[str]) -> dict[str, int]:
+        gmail = accounts[n]
+        return _wanted((gmail.messages[stored].header("Message-ID") for stored in gmail.drafts.values()), wanted)
+
+    return count

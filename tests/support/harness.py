@@ -52,14 +52,25 @@ class Cli:
         )
         return env
 
-    def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+        umask: int | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """`followupd ARGS`; `stdin` is typed in, `env` adds to this home's environment."""
         result = subprocess.run(
             [sys.executable, "-m", "followupd", "--config", str(self.config), *args],
+            input=stdin,
             capture_output=True,
             text=True,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             timeout=timeout,
             cwd=self.home,
+            preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,  # noqa: PLW1509
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -67,8 +78,15 @@ class Cli:
             )
         return result
 
-    def run(self, now: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self("run", "--once", "--now", now, *extra, check=check)
+    def run(
+        self,
+        now: str,
+        *extra: str,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+        umask: int | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        return self("run", "--once", "--now", now, *extra, check=check, env=env, umask=umask)
 
     def status(self) -> list[dict]:
         return json.loads(self("status", "--json").stdout)

@@ -10,6 +10,7 @@ message carries `List-Id` (RFC 2919) and `Precedence: bulk`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from followupd.mailboxes.parse import message_info
@@ -82,17 +83,7 @@ JANE = ["jane@acme.io"]
 
 
 def info(raw: bytes, at: datetime, folder: str = "inbox", thread_id: str | None = None) -> MessageInfo:
-    parsed = message_info(raw, folder, at)
-    return MessageInfo(
-        parsed.folder,
-        parsed.message_id,
-        parsed.headers,
-        parsed.arrived,
-        parsed.date,
-        parsed.part_types,
-        "k",
-        thread_id,
-    )
+    return replace(message_info(raw, folder, at), key="k", thread_id=thread_id)
 
 
 def jane(raw: bytes) -> bytes:
