@@ -54,9 +54,7 @@ def auth_imap(config: Config) -> str:
 
 def auth_caldav(config: Config) -> str:
     """`followupd auth caldav`: ask for the password, log in once to check it, store it."""
-    from urllib.parse import urlsplit
-
-    from followupd.calendars.caldav import client, translated
+    from followupd.calendars.caldav import client, server_name, translated
     from followupd.config import CaldavSettings
 
     settings = config.calendar
@@ -74,7 +72,7 @@ def auth_caldav(config: Config) -> str:
             dav.close()
         return "calendars: " + (", ".join(str(c.get_display_name() or c.url) for c in calendars) or "none yet")
 
-    server = urlsplit(settings.url).netloc.rsplit("@", 1)[-1] or settings.url  # never show credentials in a URL
+    server = server_name(settings)
     return sign_in_with_password(
         SecretStore.for_config(config),
         "caldav",

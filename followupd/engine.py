@@ -43,7 +43,7 @@ from followupd.policy.actions import Away
 from followupd.policy.plan import person_step, split_step
 from followupd.ports import Ports
 from followupd.report import Notice, PassReport, Teller, kind
-from followupd.status import short_ids
+from followupd.status import short_ids, split_key
 from followupd.store import Ignored, Store
 
 __all__ = ["LOOKAHEAD", "Engine", "Notice", "PassReport"]
@@ -122,7 +122,7 @@ class Engine:
         corrections = self.store.corrections()
         keep = getattr(source, "keep", None)
         if keep is not None:  # a source that pre-filters by keyword must keep tracked events
-            keep(frozenset(k.split("#", 1)[0] for k, d in corrections.items() if d == "track"))
+            keep(frozenset(split_key(k)[0] for k, d in corrections.items() if d == "track"))
         last = self.store.cursor(_READ_AT)
         span = TimeRange(*policy.span(datetime.fromisoformat(last) if last else None, now, self.settings, LOOKAHEAD))
         cursor_name = f"calendar {source.label}"

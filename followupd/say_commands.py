@@ -24,7 +24,7 @@ from followupd.config import Config
 from followupd.detect import Detector, read_fields
 from followupd.errors import FollowupdError
 from followupd.explain import explain
-from followupd.model import Event, Interview
+from followupd.model import Event, Interview, by_uid
 from followupd.policy.plan import step_words
 from followupd.policy.say import overlay, tracked
 from followupd.status import known_keys, resolve, shown_ids
@@ -167,9 +167,7 @@ def track(config: Config, store: Store, clock: Clock, key: str, undo: bool, out:
         return
     seen = [policy.Seen(e.key, detector.detect(e, tracked=True).interview, "tracked by you") for e in found]
     records = {r.uid: r for r in store.interviews()}
-    followups: dict[str, list] = {}
-    for f in store.followups():
-        followups.setdefault(f.uid, []).append(f)
+    followups = by_uid(store.followups())
     settings = policy.Settings(
         steps=config.steps,
         schedule=policy.Schedule(config.me.timezone, config.window.business_hours, config.window.weekdays),

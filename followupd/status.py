@@ -11,7 +11,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from followupd.errors import FollowupdError
-from followupd.model import FollowUp, State
+from followupd.model import State, by_uid
 from followupd.policy.plan import split_step
 from followupd.policy.reconcile import OPEN
 from followupd.policy.say import overlay
@@ -133,9 +133,7 @@ def _iso(at: datetime | None, zone: tzinfo) -> str | None:
 
 def rows(store: Store, zone: tzinfo) -> list[dict[str, Any]]:
     """The `status --json` array. Keys are a stable contract: add, never rename."""
-    followups: dict[str, list[FollowUp]] = {}
-    for f in store.followups():
-        followups.setdefault(f.uid, []).append(f)
+    followups = by_uid(store.followups())
     told = store.user_notes()
     short = shown_ids(store, zone)
     result = []

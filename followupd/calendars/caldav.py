@@ -43,7 +43,8 @@ def password(settings: CaldavSettings, secrets: SecretStore) -> str:
     return password_for(secrets, "caldav", "calendar", settings.username, settings.password_command)
 
 
-def _server(settings: CaldavSettings) -> str:
+def server_name(settings: CaldavSettings) -> str:
+    """The server as messages name it: host and port, never credentials put in the URL."""
     parts = urlsplit(settings.url)
     return parts.netloc.rsplit("@", 1)[-1] or redact(settings.url)  # never show credentials put in the URL
 
@@ -53,7 +54,7 @@ def translated(settings: CaldavSettings) -> Iterator[None]:
     """Turn the caldav library's and the HTTP layer's exceptions into ours, naming the server."""
     from caldav.lib import error
 
-    server = _server(settings)
+    server = server_name(settings)
     hint = "fix calendar.password_command" if settings.password_command else "followupd auth caldav"
     try:
         yield
@@ -128,7 +129,7 @@ class CaldavSource(CalendarSource):
         self.secrets = secrets
         self.zone = config.me.timezone
         self.label = self.settings.label
-        self.server = _server(self.settings)
+        self.server = server_name(self.settings)
         self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
         self._client: Any = None
         self._principal: Any = None

@@ -45,8 +45,7 @@ class IcsSource(CalendarSource):
         # Only events that could be interviews are worth icalendar's (slow) parse: the
         # wiring passes the detector's keyword pre-check; without one every event is.
         self.relevant = relevant or _anything
-        # UIDs the user tracks (`followupd track`) are parsed whatever the pre-check says
-        # ("*": every event, for `explain` and `track` to see what it would skip).
+        # UIDs the user tracks (`followupd track`) are parsed whatever the pre-check says.
         self.tracked: frozenset[str] = frozenset()
         self.attendance = Attendance(config.me.addresses, config.detect.require_accepted)
 
@@ -59,7 +58,7 @@ class IcsSource(CalendarSource):
     def _worth_parsing(self, ical_text: str) -> bool:
         if self.tracked:
             unfolded = ical_text.replace("\r\n ", "").replace("\r\n\t", "").replace("\n ", "").replace("\n\t", "")
-            if "*" in self.tracked or any(uid in unfolded for uid in self.tracked):
+            if any(uid in unfolded for uid in self.tracked):
                 return True
         return self.relevant(ical_text)
 
