@@ -67,6 +67,9 @@ _INDUSTRY = re.compile(
 )
 _NOISE = [
     re.compile(r"(?i)^\s*(?:updated\s+)?(?:invitation|einladung|invitaci[óo]n|accepted|akzeptiert|tentative)\s*:\s*"),
+    # The rest of a Google Calendar invitation's mail subject, when a title was copied
+    # from one: " @ Mon Nov 30, 2026 5pm - 5:30pm (CET) (ada@example.org)".
+    re.compile(r"\s+@\s+[^@]*\d[^@]*\([^()@]*\)\s*(?:\([^()\s]+@[^()\s]+\))?\s*$"),
     re.compile(r"(?i)\[(?:hold|external|extern|ext|confirmed|tentative|updated|invitation|interview)\]"),
     re.compile(r"(?i)\((?:[mwfdhx]\s*/\s*){1,3}[mwfdhx]\)|\(all\s+genders?\)|\(gn\)|\(h/f(?:/x)?\)"),
     re.compile(r"(?i)\b(?:jr|req|r|job)\s?[-#:]?\s?\d{4,}\b|#\s?\d{3,}"),

@@ -349,6 +349,13 @@ def test_what_is_left_of_a_stage_is_no_company(summary: str) -> None:
         ("Vorstellungsgespräch: Ada Lovelace (Backend Entwickler:in) bei Zalando", "Backend Entwickler:in", "Zalando"),
         ("Interview - Backend Engineer - at Globex", "Backend Engineer", "Globex"),
         ("Recruiter Screen: Ada Lovelace / Senior SRE, Datadog", "Senior SRE", "Datadog"),
+        # A title copied from a Google invitation's mail subject: its date is no company.
+        (
+            "Einladung: Vorstellungsgespräch Werkstudent (m/w/d) Softwareentwicklung"
+            " @ Mo. 30. Nov. 2026 14:00 - 15:00 (MEZ) (ada@example.org)",
+            "Werkstudent Softwareentwicklung",
+            "Acme",
+        ),
     ],
 )
 def test_titles_cut_before_a_connecting_word(summary: str, role: str, company: str) -> None:
